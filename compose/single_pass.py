@@ -1,0 +1,106 @@
+"""Single-pass FFmpeg render: intro → Santa segment → outro in one filter graph.
+
+Every frame of the output is decoded, scaled (Lanczos) and encoded in one run. This is
+the reference renderer: simple and exact.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import ffmpeg
+
+from compose.spec import RenderSpec
+from compose.timeline import Timeline
+from utils.probe import MediaInfo
+
+
+def build_command(
+    *,
+    intro: MediaInfo,
+    santa_video: MediaInfo,
+    loop_santa: bool,
+    speech: Path,
+    outro: MediaInfo,
+    timeline: Timeline,
+    spec: RenderSpec,
+    out: Path,
+) -> list[str]:
+    """The ffmpeg argument list that renders the whole timeline into `out`."""
+    loops = math.ceil(timeline.speech / santa_video.duration) if loop_santa else 0
+    santa_in = ffmpeg.input(str(santa_video.path), stream_loop=loops) if loops else ffmpeg.input(str(santa_video.path))
+    intro_in = ffmpeg.input(str(intro.path))
+    outro_in = ffmpeg.input(str(outro.path))
+
+    intro_v = _fit(intro_in.video, spec, timeline.intro)
+    santa_v = _fit(santa_in.video, spec, timeline.speech)
+    outro_v = _fit(outro_in.video, spec, timeline.outro)
+    joined = ffmpeg.filter(
+        [intro_v, santa_v], 'xfade', transition='fade', duration=timeline.intro_overlap, offset=timeline.santa_start
+    )
+    video = ffmpeg.filter(
+        [joined, outro_v], 'xfade', transition='fade', duration=timeline.outro_overlap, offset=timeline.outro_start
+    )
+
+    intro_a = _bed(intro, intro_in, spec, timeline.intro).filter(
+        'afade', t='out', st=timeline.intro - timeline.intro_overlap, d=timeline.intro_overlap
+    )
+    speech_a = _stereo(
+        ffmpeg.input(str(speech)).audio.filter('loudnorm', I=spec.loudness_lufs, TP=spec.true_peak_db, LRA=11),
+        spec,
+    ).filter('adelay', delays=f'{round(timeline.santa_start * 1000)}', all=1)
+    outro_a = (
+        _bed(outro, outro_in, spec, timeline.outro)
+        .filter('afade', t='in', st=0, d=timeline.outro_overlap)
+        .filter('adelay', delays=f'{round(timeline.outro_start * 1000)}', all=1)
+    )
+    audio = (
+        ffmpeg.filter([intro_a, speech_a, outro_a], 'amix', inputs=3, duration='longest', normalize=0)
+        .filter('apad', whole_dur=timeline.total)
+        .filter('atrim', duration=timeline.total)
+    )
+    output = ffmpeg.output(
+        video,
+        audio,
+        str(out),
+        t=timeline.total,
+        movflags='+faststart',
+        f='mp4',
+        **spec.video_codec_args(),
+        **spec.audio_codec_args(),
+    )
+    args: list[str] = output.global_args('-hide_banner', '-nostdin', '-v', 'error').compile(overwrite_output=True)
+    return args
+
+
+def _fit(stream: Any, spec: RenderSpec, seconds: float) -> Any:
+    """Scale and pad into the output frame; hold the last frame if the clip is short, then cut to length."""
+    return (
+        stream.filter('scale', spec.width, spec.height, flags='lanczos', force_original_aspect_ratio='decrease')
+        .filter('pad', spec.width, spec.height, '(ow-iw)/2', '(oh-ih)/2', color='black')
+        .filter('setsar', 1)
+        .filter('fps', spec.fps)
+        .filter('format', spec.pixel_format)
+        .filter('tpad', stop_mode='clone', stop_duration=seconds)
+        .filter('trim', duration=seconds)
+        .filter('setpts', 'PTS-STARTPTS')
+    )
+
+
+def _stereo(stream: Any, spec: RenderSpec) -> Any:
+    return stream.filter('aresample', spec.sample_rate).filter(
+        'aformat', sample_fmts='fltp', sample_rates=spec.sample_rate, channel_layouts='stereo'
+    )
+
+
+def _bed(info: MediaInfo, source: Any, spec: RenderSpec, seconds: float) -> Any:
+    """An intro/outro's own audio, or silence when it has none, exactly `seconds` long."""
+    if info.has_audio:
+        stream = _stereo(source.audio, spec)
+    else:
+        stream = ffmpeg.input(f'anullsrc=r={spec.sample_rate}:cl=stereo', f='lavfi').audio.filter(
+            'aformat', sample_fmts='fltp'
+        )
+    return stream.filter('apad', whole_dur=seconds).filter('atrim', duration=seconds).filter('asetpts', 'PTS-STARTPTS')

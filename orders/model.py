@@ -1,0 +1,128 @@
+"""The order a parent places: validated and normalized before anything is enqueued.
+
+Text fields are NFC-normalized and whitespace-collapsed; control characters and markup
+are refused, not silently stripped, so the parent sees exactly what Santa will say.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import uuid
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, ValidationError, field_validator
+
+NAME_MAX = 40
+MESSAGE_MAX = 300
+NAME_PUNCTUATION = frozenset(" -'")
+ORDER_ID_PATTERN = r'^[A-Za-z0-9_-]{1,64}$'
+
+_MARKUP = re.compile(r'<|>|&#?\w+;|\{\{|\}\}')
+_WHITESPACE = re.compile(r'\s+')
+# Typographic apostrophes are normalized to the ASCII one the name rule allows.
+_APOSTROPHES = str.maketrans({'\u2019': "'", '\u02bc': "'", '\u2018': "'"})
+
+
+def new_order_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _clean_text(value: str) -> str:
+    value = unicodedata.normalize('NFC', value)
+    for char in value:
+        if unicodedata.category(char) in ('Cc', 'Cf') and char not in '\n\t':
+            raise ValueError(f'contains a control character (U+{ord(char):04X})')
+    if _MARKUP.search(value):
+        raise ValueError('must be plain text, without markup such as < > or &entities;')
+    return _WHITESPACE.sub(' ', value).strip()
+
+
+class Order(BaseModel):
+    """One paid order for one personalized video."""
+
+    model_config = ConfigDict(frozen=True, extra='forbid', str_strip_whitespace=True)
+
+    order_id: str = Field(default_factory=new_order_id, pattern=ORDER_ID_PATTERN)
+    child_name: str = Field(min_length=1, max_length=NAME_MAX)
+    age: int = Field(ge=1, le=17)
+    message: str = Field(default='', max_length=MESSAGE_MAX)
+    parent_email: EmailStr
+    language: Literal['es', 'en'] = 'es'
+    consent: bool
+
+    @field_validator('child_name', mode='before')
+    @classmethod
+    def _valid_name(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        name = _clean_text(value).translate(_APOSTROPHES)
+        if not name:
+            raise ValueError('is required')
+        if not name[0].isalpha():
+            raise ValueError('must start with a letter')
+        bad = sorted({c for c in name if not (c.isalpha() or c in NAME_PUNCTUATION)})
+        if bad:
+            raise ValueError('may contain only letters, spaces, hyphens and apostrophes; found: ' + ' '.join(bad))
+        return name
+
+    @field_validator('message', mode='before')
+    @classmethod
+    def _valid_message(cls, value: Any) -> Any:
+        if value is None:
+            return ''
+        if not isinstance(value, str):
+            return value
+        return _clean_text(value)
+
+    @field_validator('age', mode='before')
+    @classmethod
+    def _whole_age(cls, value: Any) -> Any:
+        # Forms send strings; accept "6" but never 6.5 or True.
+        if isinstance(value, bool):
+            raise ValueError('must be a whole number of years')
+        if isinstance(value, str) and value.strip().isdigit():
+            return int(value.strip())
+        return value
+
+    @field_validator('consent', mode='after')
+    @classmethod
+    def _consented(cls, value: bool) -> bool:
+        if value is not True:
+            raise ValueError('must be given to produce the video')
+        return value
+
+    @property
+    def video_id(self) -> str:
+        """One order makes one video: the order id is the video id."""
+        return self.order_id
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+    code: str
+
+
+class OrderError(ValueError):
+    """An order was refused. `errors` names each bad field; nothing was enqueued."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        self.errors = errors
+        super().__init__('; '.join(f'{e.field}: {e.message}' for e in errors))
+
+
+def parse_order(data: dict[str, Any]) -> Order:
+    """Validate raw input (a form, a CLI, a JSON body) into an Order, or raise OrderError."""
+    try:
+        return Order.model_validate(data)
+    except ValidationError as exc:
+        raise OrderError([_field_error(err) for err in exc.errors()]) from None
+
+
+def _field_error(err: Any) -> FieldError:
+    field = '.'.join(str(part) for part in err['loc']) or 'order'
+    message = str(err['msg']).removeprefix('Value error, ')
+    if err['type'] == 'extra_forbidden':
+        message = 'unknown field'
+    return FieldError(field=field, message=message, code=err['type'])

@@ -1,0 +1,155 @@
+"""Papá Noel in one place: his voice per TTS provider, what he says, the footage and the output spec.
+
+Change the persona here; nothing else in the code base hard-codes a voice, a line of
+the script, an asset file name or an encoder setting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Language = Literal['es', 'en']
+LANGUAGES: tuple[Language, ...] = ('es', 'en')
+
+
+# --- Voice, per TTS provider ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EspeakVoice:
+    """espeak-ng, the offline voice: a deep, slow, warm male voice."""
+
+    voices: dict[str, str] = field(default_factory=lambda: {'es': 'es', 'en': 'en-us'})
+    words_per_minute: int = 140
+    pitch: int = 25  # 0-99; low for a grandfatherly Santa
+    amplitude: int = 120
+
+
+@dataclass(frozen=True)
+class ElevenLabsVoice:
+    """ElevenLabs: the voice id comes from PAPA_NOEL_VOICE_ID (a secret of the account)."""
+
+    model_id: str = 'eleven_multilingual_v2'
+    output_format: str = 'mp3_44100_128'
+    stability: float = 0.55
+    similarity_boost: float = 0.8
+    style: float = 0.35
+    use_speaker_boost: bool = True
+    speed: float = 0.92
+
+
+ESPEAK = EspeakVoice()
+ELEVENLABS = ElevenLabsVoice()
+
+
+# --- Script templates, by language and age --------------------------------------------
+# Placeholders: {name}, {age}, {message}. {message_sentence} is the parent's message
+# introduced by the language's bridge, or empty when there is no message.
+
+
+@dataclass(frozen=True)
+class ScriptTemplate:
+    min_age: int
+    max_age: int
+    text: str
+
+
+SCRIPT_TEMPLATES: dict[Language, tuple[ScriptTemplate, ...]] = {
+    'es': (
+        ScriptTemplate(
+            1,
+            5,
+            '¡Jo, jo, jo! ¡Hola, {name}! Soy Papá Noel y te estoy mirando desde el Polo Norte. '
+            '¡Ya tienes {age} años, qué grande estás! {message_sentence}'
+            'Los duendes y yo te mandamos un abrazo enorme. ¡Feliz Navidad, {name}!',
+        ),
+        ScriptTemplate(
+            6,
+            9,
+            '¡Jo, jo, jo! ¡Hola, {name}! Aquí Papá Noel, desde mi taller del Polo Norte. '
+            'Me han contado que este año, con {age} años, te has portado muy bien. {message_sentence}'
+            'Sigue siendo así de bueno y de valiente. ¡Feliz Navidad, {name}!',
+        ),
+        ScriptTemplate(
+            10,
+            17,
+            '¡Jo, jo, jo! Hola, {name}. Soy Papá Noel. A tus {age} años ya sabes que la magia de la '
+            'Navidad está en compartir y en cuidar a los demás. {message_sentence}'
+            'Gracias por este año tan especial. ¡Feliz Navidad, {name}!',
+        ),
+    ),
+    'en': (
+        ScriptTemplate(
+            1,
+            5,
+            'Ho, ho, ho! Hello, {name}! It is Santa Claus, watching you from the North Pole. '
+            'You are {age} years old already, how big you are! {message_sentence}'
+            'The elves and I send you a great big hug. Merry Christmas, {name}!',
+        ),
+        ScriptTemplate(
+            6,
+            9,
+            'Ho, ho, ho! Hello, {name}! Santa Claus here, from my workshop at the North Pole. '
+            'I hear that this year, at {age} years old, you have been very good. {message_sentence}'
+            'Keep being so kind and brave. Merry Christmas, {name}!',
+        ),
+        ScriptTemplate(
+            10,
+            17,
+            'Ho, ho, ho! Hello, {name}. This is Santa Claus. At {age}, you already know that the magic '
+            'of Christmas is in sharing and caring for others. {message_sentence}'
+            'Thank you for such a special year. Merry Christmas, {name}!',
+        ),
+    ),
+}
+
+MESSAGE_BRIDGE: dict[Language, str] = {
+    'es': 'Tengo un mensaje especial para ti: {message} ',
+    'en': 'I have a special message for you: {message} ',
+}
+
+
+# --- Footage ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AssetRole:
+    role: str
+    file_name: str
+    description: str
+
+
+INTRO = AssetRole('intro', 'Frames_1_2_to_3.mov', 'opening animation that leads to Santa')
+SANTA_BASE = AssetRole('santa_base', 'frame3_santa_base.mp4', 'Santa looking at the camera, looped under speech')
+OUTRO = AssetRole('outro', 'Frame_4_NocheMagica.mov', 'closing "Noche Mágica" animation')
+ASSET_ROLES: tuple[AssetRole, ...] = (INTRO, SANTA_BASE, OUTRO)
+
+# Seconds that intro/Santa and Santa/outro overlap in the crossfades (video and audio).
+INTRO_OVERLAP_SECONDS = 0.5
+OUTRO_OVERLAP_SECONDS = 0.5
+
+
+# --- Output spec ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    width: int = 1080
+    height: int = 1920
+    fps: int = 30
+    video_codec: str = 'libx264'
+    profile: str = 'high'
+    level: str = '4.0'
+    crf: int = 23
+    preset: str = 'medium'
+    pixel_format: str = 'yuv420p'
+    audio_codec: str = 'aac'
+    audio_bitrate: str = '192k'
+    audio_sample_rate: int = 48000
+    # EBU R128 target for the speech, in LUFS / dBTP.
+    speech_loudness_lufs: float = -16.0
+    speech_true_peak_db: float = -1.5
+
+
+OUTPUT = OutputSpec()

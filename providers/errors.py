@@ -1,0 +1,47 @@
+"""One error tree for every provider; vendor errors are mapped into it at the boundary.
+
+    ProviderError                  anything a provider call can raise
+     ├── TransientProviderError    may succeed if tried again (timeouts, connection, 5xx)
+     │    ├── ProviderTimeout
+     │    └── ProviderRateLimited  429; carries the server's Retry-After when it sent one
+     ├── PermanentProviderError    will fail again as asked (auth, validation, bad media)
+     ├── ContentRejected           the provider refused this content (moderation)
+     └── QuotaExhausted            credits or plan used up until someone pays
+
+The fallback chain decides on the class alone: it never inspects vendor payloads.
+"""
+
+from __future__ import annotations
+
+
+class ProviderError(Exception):
+    def __init__(self, provider: str, message: str) -> None:
+        self.provider = provider
+        self.message = message
+        super().__init__(f'{provider}: {message}')
+
+
+class TransientProviderError(ProviderError):
+    pass
+
+
+class ProviderTimeout(TransientProviderError):
+    pass
+
+
+class ProviderRateLimited(TransientProviderError):
+    def __init__(self, provider: str, message: str, retry_after: float | None = None) -> None:
+        super().__init__(provider, message)
+        self.retry_after = retry_after
+
+
+class PermanentProviderError(ProviderError):
+    pass
+
+
+class ContentRejected(ProviderError):
+    pass
+
+
+class QuotaExhausted(ProviderError):
+    pass

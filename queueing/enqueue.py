@@ -1,0 +1,62 @@
+"""Enqueue an order: one job record and one RQ job, written together, at most once per order id."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from redis import Redis, WatchError
+from rq import Queue, Retry
+
+import events
+from orders.model import Order
+from queueing.records import JobRecords, State, decode_text, record_key
+
+log = logging.getLogger(__name__)
+
+JOB_FUNCTION = 'queueing.jobs.process_video'
+#: A finished RQ job's result is not needed: the job record holds the outcome.
+RESULT_TTL_SECONDS = 24 * 3600
+FAILURE_TTL_SECONDS = 365 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class Enqueued:
+    video_id: str
+    created: bool  # False: this order id was already enqueued, nothing new was written
+    state: State
+
+
+def enqueue_order(
+    conn: Redis, order: Order, *, queue_name: str, job_timeout: int, retry: Retry | None = None
+) -> Enqueued:
+    """Write the job record and enqueue its RQ job in one transaction, unless the order id is known."""
+    queue = Queue(queue_name, connection=conn)
+    records = JobRecords(conn)
+    key = record_key(order.video_id)
+    while True:
+        with conn.pipeline() as pipe:
+            try:
+                pipe.watch(key)  # type: ignore[no-untyped-call]
+                state = pipe.hget(key, 'state')
+                if state is not None:
+                    log.info(events.ORDER_DUPLICATE, extra={'video_id': order.video_id})
+                    return Enqueued(order.video_id, created=False, state=State(decode_text(state)))
+                pipe.multi()
+                records.create(pipe, order)
+                queue.enqueue_call(
+                    JOB_FUNCTION,
+                    args=(order.video_id,),
+                    job_id=order.video_id,
+                    timeout=job_timeout,
+                    result_ttl=RESULT_TTL_SECONDS,
+                    failure_ttl=FAILURE_TTL_SECONDS,
+                    description=f'papa-noel video {order.video_id}',
+                    retry=retry,
+                    pipeline=pipe,
+                )
+                pipe.execute()
+            except WatchError:
+                continue  # someone wrote this order id meanwhile: look again
+        log.info(events.ORDER_ENQUEUED, extra={'video_id': order.video_id, 'queue': queue_name})
+        return Enqueued(order.video_id, created=True, state=State.QUEUED)

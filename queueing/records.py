@@ -1,0 +1,152 @@
+"""The job record: what a parent, the web status page and ops see of one video.
+
+One Redis hash per video (`papanoel:video:<id>`) holds the order, the state, the
+current stage, per-stage timestamps, the strategy and providers used, the output
+location and the error. A list beside it keeps the event timeline.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+from redis import Redis
+from redis.client import Pipeline
+
+from orders.model import Order
+
+KEY_PREFIX = 'papanoel:video:'
+TIMELINE_MAX = 200
+
+
+class State(StrEnum):
+    QUEUED = 'queued'
+    PROCESSING = 'processing'
+    COMPLETED = 'completed'
+    FAILED = 'failed'
+
+
+class StageTimes(BaseModel):
+    started_at: float
+    finished_at: float | None = None
+
+
+class JobRecord(BaseModel):
+    video_id: str
+    order: Order
+    state: State
+    stage: str = ''
+    created_at: float
+    updated_at: float
+    stages: dict[str, StageTimes] = Field(default_factory=dict)
+    strategy: str = ''
+    providers: dict[str, str] = Field(default_factory=dict)
+    attempts: list[dict[str, Any]] = Field(default_factory=list)
+    output: str = ''
+    error: str = ''
+
+
+def record_key(video_id: str) -> str:
+    return f'{KEY_PREFIX}{video_id}'
+
+
+def timeline_key(video_id: str) -> str:
+    return f'{KEY_PREFIX}{video_id}:timeline'
+
+
+class JobRecords:
+    def __init__(self, conn: Redis) -> None:
+        self.conn = conn
+
+    def create(self, pipe: Pipeline, order: Order) -> None:
+        """Write a new queued record inside the caller's transaction (see queueing.enqueue)."""
+        now = time.time()
+        pipe.hset(
+            record_key(order.video_id),
+            mapping={
+                'video_id': order.video_id,
+                'order': order.model_dump_json(),
+                'state': State.QUEUED.value,
+                'created_at': now,
+                'updated_at': now,
+            },
+        )
+        self._event(pipe, order.video_id, 'queued', now)
+
+    def get(self, video_id: str) -> JobRecord | None:
+        raw = self.conn.hgetall(record_key(video_id))
+        if not raw:
+            return None
+        fields = {decode_text(k): decode_text(v) for k, v in raw.items()}
+        stages: dict[str, dict[str, float]] = {}
+        for name, value in fields.items():
+            if name.startswith('stage:'):
+                _, stage, edge = name.split(':')
+                stages.setdefault(stage, {})[edge] = float(value)
+        return JobRecord(
+            video_id=fields['video_id'],
+            order=Order.model_validate_json(fields['order']),
+            state=State(fields['state']),
+            stage=fields.get('stage', ''),
+            created_at=float(fields['created_at']),
+            updated_at=float(fields['updated_at']),
+            stages={name: StageTimes(**times) for name, times in stages.items()},
+            strategy=fields.get('strategy', ''),
+            providers=json.loads(fields.get('providers', '{}')),
+            attempts=json.loads(fields.get('attempts', '[]')),
+            output=fields.get('output', ''),
+            error=fields.get('error', ''),
+        )
+
+    def timeline(self, video_id: str) -> list[dict[str, Any]]:
+        return [json.loads(item) for item in self.conn.lrange(timeline_key(video_id), 0, -1)]
+
+    def start_stage(self, video_id: str, stage: str) -> None:
+        now = time.time()
+        self._update(
+            video_id,
+            now,
+            {'state': State.PROCESSING.value, 'stage': stage, f'stage:{stage}:started_at': now},
+            event=f'stage:{stage}',
+        )
+
+    def finish_stage(self, video_id: str, stage: str) -> None:
+        now = time.time()
+        self._update(video_id, now, {f'stage:{stage}:finished_at': now})
+
+    def complete(
+        self, video_id: str, *, output: str, strategy: str, providers: dict[str, str], attempts: list[dict[str, Any]]
+    ) -> None:
+        fields: dict[str, str | float] = {
+            'state': State.COMPLETED.value,
+            'stage': '',
+            'output': output,
+            'strategy': strategy,
+            'providers': json.dumps(providers),
+            'attempts': json.dumps(attempts),
+            'error': '',
+        }
+        self._update(video_id, time.time(), fields, event='completed')
+
+    def fail(self, video_id: str, *, error: str, attempts: list[dict[str, Any]]) -> None:
+        fields: dict[str, str | float] = {'state': State.FAILED.value, 'error': error, 'attempts': json.dumps(attempts)}
+        self._update(video_id, time.time(), fields, event='failed')
+
+    def _update(self, video_id: str, now: float, fields: dict[str, str | float], event: str | None = None) -> None:
+        with self.conn.pipeline() as pipe:
+            pipe.hset(record_key(video_id), mapping={**fields, 'updated_at': now})  # type: ignore[dict-item]
+            if event:
+                self._event(pipe, video_id, event, now)
+            pipe.execute()
+
+    @staticmethod
+    def _event(pipe: Pipeline, video_id: str, event: str, now: float) -> None:
+        pipe.rpush(timeline_key(video_id), json.dumps({'at': now, 'event': event}))
+        pipe.ltrim(timeline_key(video_id), -TIMELINE_MAX, -1)
+
+
+def decode_text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -1,0 +1,73 @@
+"""Typed settings, read from the environment (and `.env`) only at the edges.
+
+Entry points (worker.py, cli.py, health_check.py) build one `Settings` and pass
+what each part needs down; nothing below them reads `os.environ` on import.
+Every variable is documented in `.env.example`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+import papa_noel_config as persona
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file='.env', env_file_encoding='utf-8', extra='ignore')
+
+    # Empty means the embedded in-process Redis (fakeredis): a demo with nothing installed.
+    redis_url: str = ''
+    queue_name: str = 'papa-noel-videos'
+    worker_count: int = Field(default=1, ge=1, le=32)
+
+    assets_dir: Path = Path('assets')
+    output_dir: Path = Path('output')
+    temp_dir: Path = Path('tmp')
+
+    # The output spec lives in papa_noel_config; size and preset are overridable so
+    # tests can render small and fast without touching the persona.
+    output_width: int = Field(default=persona.OUTPUT.width, ge=16, le=4096)
+    output_height: int = Field(default=persona.OUTPUT.height, ge=16, le=4096)
+    x264_preset: str = persona.OUTPUT.preset
+
+    job_timeout_seconds: int = Field(default=1800, ge=10)
+    tts_timeout_seconds: float = Field(default=60, gt=0)
+    compose_timeout_seconds: float = Field(default=900, gt=0)
+
+    log_level: Literal['DEBUG', 'INFO', 'WARNING', 'ERROR'] = 'INFO'
+    log_format: Literal['json', 'text'] = 'json'
+
+    @field_validator('x264_preset')
+    @classmethod
+    def _known_preset(cls, value: str) -> str:
+        if value not in X264_PRESETS:
+            raise ValueError(f'x264_preset must be one of {", ".join(X264_PRESETS)}')
+        return value
+
+    @field_validator('output_width', 'output_height')
+    @classmethod
+    def _even(cls, value: int) -> int:
+        if value % 2:
+            raise ValueError('must be even (H.264 with yuv420p needs even dimensions)')
+        return value
+
+    @property
+    def output_size(self) -> tuple[int, int]:
+        return self.output_width, self.output_height
+
+
+X264_PRESETS = (
+    'ultrafast',
+    'superfast',
+    'veryfast',
+    'faster',
+    'fast',
+    'medium',
+    'slow',
+    'slower',
+    'veryslow',
+)

@@ -1,0 +1,34 @@
+"""The storage interface: save a finished video under its id, atomically."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+_VIDEO_ID = re.compile(r'^[A-Za-z0-9_-]{1,64}$')
+
+
+class StorageError(Exception):
+    pass
+
+
+class Storage:
+    #: Short name for logs and health checks.
+    name = 'storage'
+
+    def save(self, video_id: str, source: Path) -> str:
+        """Store `source` as the video `video_id`; return its location. Never exposes a partial file."""
+        raise NotImplementedError("The 'save' method must be implemented.")
+
+    def exists(self, video_id: str) -> bool:
+        raise NotImplementedError("The 'exists' method must be implemented.")
+
+    def location(self, video_id: str) -> str:
+        """Where `video_id` is (or will be) stored: a path or a URL."""
+        raise NotImplementedError("The 'location' method must be implemented.")
+
+    @staticmethod
+    def object_name(video_id: str) -> str:
+        if not _VIDEO_ID.match(video_id):
+            raise StorageError(f'invalid video id {video_id!r}')
+        return f'{video_id}.mp4'

@@ -1,0 +1,63 @@
+"""Run an external program with a hard timeout, killing its whole process group on expiry."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from collections.abc import Sequence
+
+
+class CommandError(Exception):
+    def __init__(self, args: Sequence[str], message: str) -> None:
+        self.command = list(args)
+        super().__init__(f'{os.path.basename(self.command[0])}: {message}')
+
+
+class CommandNotFound(CommandError):
+    pass
+
+
+class CommandTimeout(CommandError):
+    pass
+
+
+class CommandFailed(CommandError):
+    def __init__(self, args: Sequence[str], returncode: int, stderr: str) -> None:
+        self.returncode = returncode
+        self.stderr = stderr
+        tail = stderr.strip().splitlines()[-3:]
+        super().__init__(args, f'exit code {returncode}: ' + ' | '.join(tail))
+
+
+def run(args: Sequence[str], *, timeout: float, stdin: bytes | None = None) -> bytes:
+    """Return the program's stdout; raise CommandNotFound, CommandTimeout or CommandFailed."""
+    try:
+        proc = subprocess.Popen(
+            list(args),
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # so a timeout kills ffmpeg's children too
+        )
+    except FileNotFoundError:
+        raise CommandNotFound(args, 'not installed or not on PATH') from None
+    try:
+        out, err = proc.communicate(input=stdin, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        raise CommandTimeout(args, f'killed after {timeout:g} s') from None
+    except BaseException:
+        _kill_group(proc)
+        raise
+    if proc.returncode != 0:
+        raise CommandFailed(args, proc.returncode, err.decode('utf-8', 'replace'))
+    return out
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.communicate()
