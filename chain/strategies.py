@@ -15,7 +15,7 @@ from typing import ClassVar, Literal, TypeVar
 
 import events
 from providers.base import Provider, Speech
-from providers.errors import ProviderError
+from providers.errors import PermanentProviderError, ProviderError
 from providers.registry import ProviderSet
 from utils.probe import MediaError, probe
 
@@ -107,9 +107,9 @@ def _valid_clip(provider: str, path: Path) -> Path:
     try:
         info = probe(path)
     except MediaError as exc:
-        raise ProviderError(provider, str(exc)) from exc
+        raise PermanentProviderError(provider, str(exc)) from exc
     if not info.has_video or info.duration <= 0:
-        raise ProviderError(provider, f'{path.name}: clip has no video')
+        raise PermanentProviderError(provider, f'{path.name}: clip has no video')
     return path
 
 

@@ -77,5 +77,6 @@ def _render(clip: PlaceholderClip, out: Path, width: int, height: int, fps: int,
         )
         args += ['-f', 'lavfi', '-i', chime, '-c:a', 'aac', '-b:a', '128k']
     args += ['-c:v', 'libx264', '-preset', 'veryfast', '-crf', '18', '-pix_fmt', 'yuv420p']
+    args += ['-metadata', f'title={clip.caption} (placeholder for {clip.role.file_name})']
     args += ['-t', str(clip.seconds), '-f', 'mov' if out.name.endswith('.mov') else 'mp4', str(out)]
     run(args, timeout=RENDER_TIMEOUT_SECONDS)
