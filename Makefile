@@ -1,0 +1,47 @@
+# The README's two commands: `make demo` and `make test`. Both bootstrap what they need.
+SHELL := /bin/bash
+BIN := .venv/bin
+
+NAME ?= Sofía
+AGE ?= 6
+MESSAGE ?= Gracias por ayudar tanto en casa este año
+LANGUAGE ?= es
+
+.PHONY: demo test lint typecheck pytest assets worker bootstrap bootstrap-test format clean
+
+demo: bootstrap assets
+	@$(BIN)/python cli.py demo --name "$(NAME)" --age "$(AGE)" --message "$(MESSAGE)" --language "$(LANGUAGE)"
+
+# Every gate: lint, types, tests.
+test: bootstrap-test lint typecheck pytest
+
+lint: bootstrap-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: bootstrap-test
+	$(BIN)/mypy
+
+# pytest exits 5 when it collects nothing: say so loudly rather than pass silently.
+pytest: bootstrap-test
+	@$(BIN)/python -m pytest; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+assets: bootstrap
+	@$(BIN)/python cli.py assets
+
+worker: bootstrap assets
+	$(BIN)/python worker.py
+
+format: bootstrap-test
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bootstrap:
+	@scripts/bootstrap.sh run
+
+bootstrap-test:
+	@scripts/bootstrap.sh test
+
+clean:
+	rm -rf output tmp .pytest_cache .mypy_cache .ruff_cache
