@@ -10,7 +10,7 @@ LANGUAGE ?= es
 .PHONY: demo test lint typecheck pytest assets worker bootstrap bootstrap-test format clean
 
 demo: bootstrap assets
-	@$(BIN)/python cli.py demo --name "$(NAME)" --age "$(AGE)" --message "$(MESSAGE)" --language "$(LANGUAGE)"
+	@LOG_FORMAT=$${LOG_FORMAT:-text} $(BIN)/python cli.py demo --name "$(NAME)" --age "$(AGE)" --message "$(MESSAGE)" --language "$(LANGUAGE)"
 
 # Every gate: lint, types, tests.
 test: bootstrap-test lint typecheck pytest

@@ -38,6 +38,13 @@ class Settings(BaseSettings):
     tts_timeout_seconds: float = Field(default=60, gt=0)
     compose_timeout_seconds: float = Field(default=900, gt=0)
 
+    # Where a web server exposes OUTPUT_DIR, so remote providers can fetch media by URL.
+    public_media_base_url: str = ''
+
+    # --- TTS and lip-sync providers ---
+
+    # --- Talking-video providers and S3 storage ---
+
     log_level: Literal['DEBUG', 'INFO', 'WARNING', 'ERROR'] = 'INFO'
     log_format: Literal['json', 'text'] = 'json'
 

@@ -71,7 +71,6 @@ def produce_video(video_id: str, records: JobRecords, production: Production) ->
             stages.enter('script')
             assets = load_assets(production.assets_dir, decode=False)
             script = render_script(record.order)
-            stages.enter('segment')
             ctx = ChainContext(
                 script=script,
                 language=record.order.language,

@@ -22,11 +22,12 @@ def current_production() -> Production:
 
 
 def production_from_settings(settings: Settings) -> Production:
+    storage = LocalStorage(settings.output_dir, public_base_url=settings.public_media_base_url)
     return Production(
         assets_dir=settings.assets_dir,
         temp_dir=settings.temp_dir,
-        storage=LocalStorage(settings.output_dir),
-        providers=configured_providers(settings),
+        storage=storage,
+        providers=configured_providers(settings, storage),
         spec=RenderSpec(width=settings.output_width, height=settings.output_height, preset=settings.x264_preset),
         compose_timeout=settings.compose_timeout_seconds,
     )

@@ -27,6 +27,10 @@ class Storage:
         """Where `video_id` is (or will be) stored: a path or a URL."""
         raise NotImplementedError("The 'location' method must be implemented.")
 
+    def publish(self, source: Path, *, name: str, expires_seconds: int = 3600) -> str:
+        """Make `source` fetchable by a remote provider under `name`; return its URL (valid `expires_seconds`)."""
+        raise StorageError(f'{self.name} storage cannot publish media by URL')
+
     @staticmethod
     def object_name(video_id: str) -> str:
         if not _VIDEO_ID.match(video_id):

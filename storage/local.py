@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import uuid
 from pathlib import Path
 
 from storage.base import Storage, StorageError
 
+_MEDIA_NAME = re.compile(r'^[A-Za-z0-9_.-]{1,128}$')
+
 
 class LocalStorage(Storage):
     name = 'local'
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, public_base_url: str = '') -> None:
         self.root = root
+        # Where a web server exposes `root` (e.g. https://media.example.com/videos); empty: not exposed.
+        self.public_base_url = public_base_url.rstrip('/')
 
     def path(self, video_id: str) -> Path:
         return self.root / self.object_name(video_id)
@@ -26,11 +31,23 @@ class LocalStorage(Storage):
         return self.path(video_id).is_file()
 
     def save(self, video_id: str, source: Path) -> str:
-        final = self.path(video_id)
+        self._write(source, self.path(video_id))
+        return self.location(video_id)
+
+    def publish(self, source: Path, *, name: str, expires_seconds: int = 3600) -> str:
+        """Copy into `<root>/media/` and return its URL under PUBLIC_MEDIA_BASE_URL. Local files never expire."""
+        if not self.public_base_url:
+            raise StorageError('local storage cannot publish media: set PUBLIC_MEDIA_BASE_URL or use STORAGE_TYPE=s3')
+        if not _MEDIA_NAME.match(name):
+            raise StorageError(f'invalid media name {name!r}')
+        self._write(source, self.root / 'media' / name)
+        return f'{self.public_base_url}/media/{name}'
+
+    def _write(self, source: Path, final: Path) -> None:
         # Written beside the final name, then renamed: readers see the whole file or nothing.
         partial = final.with_name(f'.{final.name}.{uuid.uuid4().hex[:8]}.partial')
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
+            final.parent.mkdir(parents=True, exist_ok=True)
             with source.open('rb') as src, partial.open('wb') as dst:
                 shutil.copyfileobj(src, dst, 1024 * 1024)
                 dst.flush()
@@ -39,4 +56,3 @@ class LocalStorage(Storage):
         except OSError as exc:
             partial.unlink(missing_ok=True)
             raise StorageError(f'could not store {final}: {exc}') from exc
-        return self.location(video_id)

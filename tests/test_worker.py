@@ -44,7 +44,7 @@ def test_worker_turns_an_order_into_a_video(
     skipped = {a['strategy']: a['reason'] for a in record.attempts if a['outcome'] == 'skipped'}
     assert skipped == {'lipsync': 'no lip-sync provider configured',
                        'talking_video': 'no talking-video provider configured'}  # fmt: skip
-    for stage in ('script', 'segment', 'audio', 'compose', 'store'):
+    for stage in ('script', 'audio', 'compose', 'store'):
         times = record.stages[stage]
         assert times.finished_at is not None and times.finished_at >= times.started_at
     assert record.stages['compose'].started_at >= (record.stages['audio'].finished_at or 0)

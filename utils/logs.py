@@ -12,7 +12,8 @@ from pythonjsonlogger.json import JsonFormatter
 
 _video_id: contextvars.ContextVar[str | None] = contextvars.ContextVar('video_id', default=None)
 
-TEXT_FORMAT = '%(asctime)s %(levelname)s %(name)s %(message)s [video_id=%(video_id)s]'
+TEXT_FORMAT = '%(asctime)s %(levelname)-7s %(name)s %(message)s'
+_STANDARD_ATTRS = frozenset(vars(logging.LogRecord('', 0, '', 0, '', None, None))) | {'message', 'asctime'}
 
 
 class VideoIdFilter(logging.Filter):
@@ -22,6 +23,15 @@ class VideoIdFilter(logging.Filter):
         if getattr(record, 'video_id', None) is None:
             record.video_id = _video_id.get()
         return True
+
+
+class TextFormatter(logging.Formatter):
+    """Human-readable lines that still show the structured fields, as key=value."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        extras = {k: v for k, v in vars(record).items() if k not in _STANDARD_ATTRS and v not in (None, '')}
+        return line + ''.join(f' {k}={v}' for k, v in extras.items())
 
 
 @contextmanager
@@ -45,7 +55,7 @@ def configure_logging(level: str = 'INFO', fmt: str = 'json') -> None:
             )
         )
     else:
-        handler.setFormatter(logging.Formatter(TEXT_FORMAT))
+        handler.setFormatter(TextFormatter(TEXT_FORMAT))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
