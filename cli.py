@@ -9,12 +9,14 @@ from typing import Any
 
 import click
 
+from admin import dlq_commands, ops_commands
 from compose.placeholders import render_placeholders
 from orders import OrderError, parse_order
 from queueing.connection import connect
 from queueing.demo import run_demo
 from queueing.enqueue import enqueue_order
 from queueing.records import JobRecords, State
+from retries import job_retry
 from settings import Settings
 from utils.logs import configure_logging
 
@@ -59,7 +61,11 @@ def enqueue(settings: Settings, /, **fields: Any) -> None:
     """Validate an order and queue it (the parent's consent is taken as given)."""
     order = _order_or_exit(fields)
     result = enqueue_order(
-        connect(settings.redis_url), order, queue_name=settings.queue_name, job_timeout=settings.job_timeout_seconds
+        connect(settings.redis_url),
+        order,
+        queue_name=settings.queue_name,
+        job_timeout=settings.job_timeout_seconds,
+        retry=job_retry(settings.max_job_attempts, settings.job_retry_delays_seconds),
     )
     click.echo(json.dumps({'video_id': result.video_id, 'created': result.created, 'state': result.state}))
 
@@ -102,6 +108,10 @@ def assets(settings: Settings, assets_dir: Path | None, size: str, force: bool) 
     for path in rendered:
         click.echo(f'rendered placeholder {path}')
 
+
+cli.add_command(dlq_commands.dlq)
+cli.add_command(ops_commands.stats)
+cli.add_command(ops_commands.cleanup)
 
 if __name__ == '__main__':
     cli()

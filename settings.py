@@ -38,6 +38,27 @@ class Settings(BaseSettings):
     tts_timeout_seconds: float = Field(default=60, gt=0)
     compose_timeout_seconds: float = Field(default=900, gt=0)
 
+    # --- Reliability ---
+    max_job_attempts: int = Field(default=3, ge=1, le=20)
+    # Delay before attempt 2, 3, ...; the last value repeats.
+    job_retry_delays_seconds: list[int] = Field(default=[30, 120, 600])
+    provider_retry_attempts: int = Field(default=3, ge=1, le=10)
+    provider_retry_base_seconds: float = Field(default=1.0, ge=0)
+    provider_retry_max_wait_seconds: float = Field(default=60.0, ge=0)
+    shutdown_timeout_seconds: float = Field(default=300, ge=0)
+    # How often a busy worker proves it is alive, and how often maintenance (abandoned-job
+    # recovery, dead-letter sweep, cleanup) runs; together they bound crash recovery time.
+    job_monitoring_interval_seconds: int = Field(default=10, ge=1)
+    maintenance_interval_seconds: int = Field(default=20, ge=1)
+    # A running job refreshes its video lock's liveness key this often; a job whose key is
+    # gone for twice this long is taken to be dead and is recovered.
+    lock_heartbeat_seconds: float = Field(default=15, gt=0)
+    audio_cache_dir: Path = Path('cache/audio')
+    audio_cache_max_size_mb: int = Field(default=1000, ge=1)
+    temp_max_age_hours: float = Field(default=24, gt=0)
+    jobs_max_age_hours: float = Field(default=168, gt=0)
+    cleanup_interval_hours: float = Field(default=6, gt=0)
+
     # Where a web server exposes OUTPUT_DIR, so remote providers can fetch media by URL.
     public_media_base_url: str = ''
 

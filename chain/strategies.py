@@ -7,16 +7,20 @@ once per job and shared by the strategies that need it.
 
 from __future__ import annotations
 
+import functools
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Literal, TypeVar
 
 import events
-from providers.base import Provider, Speech
+from audiocache import AudioCache, cache_key
+from providers.base import Provider, Speech, TTSProvider
 from providers.errors import PermanentProviderError, ProviderError
 from providers.registry import ProviderSet
+from retries.provider_calls import ProviderRetryPolicy, call_with_retries
 from utils.probe import MediaError, probe
 
 log = logging.getLogger(__name__)
@@ -50,6 +54,19 @@ class SantaSegment:
     providers: dict[str, str]
 
 
+class ChainHooks:
+    """What the pipeline wants to hear about while the chain runs. Every hook defaults to nothing."""
+
+    def stage(self, stage: str) -> None:
+        """A new stage starts: 'audio', 'lipsync' or 'video'."""
+
+    def speech_made(self, speech: Speech, *, cached: bool) -> None:
+        """Speech is ready (from a provider, or from the audio cache)."""
+
+    def provider_called(self, kind: str, provider: str, error: ProviderError | None, seconds: float) -> None:
+        """One provider call ended, after its retries; `error` is None on success."""
+
+
 @dataclass
 class ChainContext:
     script: str
@@ -57,46 +74,79 @@ class ChainContext:
     base_video: Path
     workdir: Path
     providers: ProviderSet
-    on_stage: Callable[[str], None] = lambda stage: None
+    hooks: ChainHooks = field(default_factory=ChainHooks)
+    retry_policy: ProviderRetryPolicy = field(default_factory=lambda: ProviderRetryPolicy(attempts=1))
+    audio_cache: AudioCache | None = None
     attempts: list[Attempt] = field(default_factory=list)
-    _speech: Speech | None = None
+    #: Speech from an earlier attempt's checkpoint: reused, never made (or paid for) again.
+    resumed_speech: Speech | None = None
     _speech_error: ProviderError | None = None
 
     def speech(self, strategy: str) -> Speech:
         """The script spoken by the first TTS provider that succeeds, made at most once."""
-        if self._speech is not None:
-            return self._speech
+        if self.resumed_speech is not None:
+            return self.resumed_speech
         if self._speech_error is not None:
             err = self._speech_error
             self.attempts.append(
                 Attempt(strategy, 'failed', f'no speech: {err.message}', err.provider, type(err).__name__)
             )
             raise err
-        self.on_stage('audio')
+        self.hooks.stage('audio')
         try:
             _, speech = self.first_success(
-                strategy, self.providers.tts, lambda p: p.synthesize(self.script, self.language, self.workdir)
+                strategy, 'tts', self.providers.tts, self._synthesize, cached=self._cached_speech
             )
         except ProviderError as exc:
             self._speech_error = exc
             raise
-        self._speech = speech
+        self.resumed_speech = speech
         return speech
 
-    def first_success(self, strategy: str, candidates: Sequence[P], call: Callable[[P], T]) -> tuple[P, T]:
-        """Try each provider in order; record and log each failure; raise the last one."""
+    def _cached_speech(self, provider: TTSProvider) -> Speech | None:
+        if self.audio_cache is None:
+            return None
+        speech = self.audio_cache.get(cache_key(provider.cache_identity(), self.script, self.language), self.workdir)
+        if speech is not None:
+            self.hooks.speech_made(speech, cached=True)
+        return speech
+
+    def _synthesize(self, provider: TTSProvider) -> Speech:
+        speech = provider.synthesize(self.script, self.language, self.workdir)
+        if self.audio_cache is not None:
+            self.audio_cache.put(cache_key(provider.cache_identity(), self.script, self.language), speech)
+        self.hooks.speech_made(speech, cached=False)
+        return speech
+
+    def first_success(
+        self,
+        strategy: str,
+        kind: str,
+        candidates: Sequence[P],
+        call: Callable[[P], T],
+        cached: Callable[[P], T | None] | None = None,
+    ) -> tuple[P, T]:
+        """Try each provider in order (its cached result first, when given); record and log
+        each failure; raise the last one."""
         last: ProviderError | None = None
         for provider in candidates:
+            if cached is not None and (hit := cached(provider)) is not None:
+                return provider, hit
+            started = time.monotonic()
             try:
-                return provider, call(provider)
+                result = call_with_retries(provider.name, functools.partial(call, provider), self.retry_policy)
             except ProviderError as exc:
                 last = exc
+                self.hooks.provider_called(kind, provider.name, exc, time.monotonic() - started)
                 self.attempts.append(Attempt(strategy, 'failed', exc.message, provider.name, type(exc).__name__))
                 log.warning(
                     events.PROVIDER_FAILED,
                     extra={'strategy': strategy, 'provider': provider.name, 'error_type': type(exc).__name__,
                            'error': exc.message},
                 )  # fmt: skip
+                continue
+            self.hooks.provider_called(kind, provider.name, None, time.monotonic() - started)
+            return provider, result
         if last is None:
             raise StrategyUnavailable('no provider configured')
         raise last
@@ -129,9 +179,10 @@ class LipSyncStrategy(Strategy):
         if not ctx.providers.lipsync:
             raise StrategyUnavailable('no lip-sync provider configured')
         speech = ctx.speech(self.name)
-        ctx.on_stage('lipsync')
+        ctx.hooks.stage('lipsync')
         provider, clip = ctx.first_success(
             self.name,
+            'lipsync',
             ctx.providers.lipsync,
             lambda p: _valid_clip(p.name, p.sync(ctx.base_video, speech, ctx.workdir)),
         )
@@ -149,9 +200,10 @@ class TalkingVideoStrategy(Strategy):
         if not ctx.providers.video:
             raise StrategyUnavailable('no talking-video provider configured')
         speech = ctx.speech(self.name)
-        ctx.on_stage('video')
+        ctx.hooks.stage('video')
         provider, clip = ctx.first_success(
             self.name,
+            'video',
             ctx.providers.video,
             lambda p: _valid_clip(p.name, p.generate(speech, ctx.script, ctx.language, ctx.workdir)),
         )

@@ -1,19 +1,35 @@
-"""The stages of one video, in order, each reported to the job record and the log."""
+"""The stages of one video, in order, each reported to the job record, the metrics and the log.
+
+Idempotent by construction: under the video's lock, a video already in storage completes
+without redoing work, and a retried attempt resumes after its last checkpoint.
+"""
 
 from __future__ import annotations
 
 import logging
 import shutil
+import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
+
+from redis import Redis
 
 import events
-from chain import DEFAULT_CHAIN, ChainContext, ChainExhausted, Strategy, run_chain
+from audiocache import AudioCache
+from chain import DEFAULT_CHAIN, ChainContext, ChainExhausted, SantaSegment, Strategy, run_chain
+from chain.strategies import ChainHooks
 from compose import RenderSpec, compose_video, load_assets
+from locking import VideoLock
+from metrics import Metrics
 from orders import render_script
+from pipeline.checkpoints import Checkpoints
+from providers.base import Speech
+from providers.errors import ProviderError
 from providers.registry import ProviderSet
-from queueing.records import JobRecords, State
+from queueing.records import JobRecord, JobRecords, State, checkpoints_key
+from retries import ProviderRetryPolicy
 from storage import Storage
 from utils.logs import video_context
 
@@ -31,82 +47,193 @@ class Production:
     spec: RenderSpec
     compose_timeout: float
     chain: Sequence[Strategy] = DEFAULT_CHAIN
+    retry_policy: ProviderRetryPolicy = field(default_factory=ProviderRetryPolicy)
+    audio_cache: AudioCache | None = None
+    #: Above the longest stage timeout, so a slow stage never loses the lock.
+    lock_ttl_seconds: float = 3600
+    #: How long a duplicate delivery waits for the live holder before giving up.
+    lock_wait_seconds: float = 1800
+    lock_heartbeat_seconds: float = 15
 
 
 class _Stages:
     """Marks the current stage in the record: entering one finishes the previous one."""
 
-    def __init__(self, records: JobRecords, video_id: str) -> None:
+    def __init__(self, records: JobRecords, metrics: Metrics, video_id: str) -> None:
         self.records = records
+        self.metrics = metrics
         self.video_id = video_id
         self.current = ''
+        self.started = 0.0
 
     def enter(self, stage: str) -> None:
         self.finish()
-        self.current = stage
+        self.current, self.started = stage, time.monotonic()
         self.records.start_stage(self.video_id, stage)
         log.info(events.STAGE_STARTED, extra={'stage': stage})
 
     def finish(self) -> None:
         if self.current:
+            seconds = time.monotonic() - self.started
             self.records.finish_stage(self.video_id, self.current)
-            log.info(events.STAGE_FINISHED, extra={'stage': self.current})
+            self.metrics.observe_stage(self.current, seconds)
+            log.info(events.STAGE_FINISHED, extra={'stage': self.current, 'seconds': round(seconds, 3)})
             self.current = ''
 
 
-def produce_video(video_id: str, records: JobRecords, production: Production) -> str:
-    """Run every stage for `video_id`; return the stored video's location."""
-    record = records.get(video_id)
-    if record is None:
+class _Hooks(ChainHooks):
+    def __init__(self, stages: _Stages, metrics: Metrics, checkpoints: Checkpoints, script: str) -> None:
+        self.stages = stages
+        self.metrics = metrics
+        self.checkpoints = checkpoints
+        self.script = script
+
+    def stage(self, stage: str) -> None:
+        self.stages.enter(stage)
+
+    def speech_made(self, speech: Speech, *, cached: bool) -> None:
+        self.checkpoints.save_speech(speech)
+        self.metrics.incr('audio_cache_hits' if cached else 'audio_cache_misses')
+        if not cached:
+            self.metrics.incr(f'provider:{speech.provider}:characters', len(self.script))
+            self.metrics.incr(f'provider:{speech.provider}:media_seconds', round(speech.duration, 3))
+
+    def provider_called(self, kind: str, provider: str, error: ProviderError | None, seconds: float) -> None:
+        self.metrics.incr(f'provider:{provider}:calls')
+        if error is not None:
+            self.metrics.incr(f'provider:{provider}:failures')
+
+
+def produce_video(video_id: str, conn: Redis, production: Production, *, final_attempt: bool = True) -> str:
+    """Run every stage for `video_id`; return the stored video's location.
+
+    `final_attempt` says whether a failure now is the last one (the job then goes to the
+    dead-letter queue) or another attempt will follow.
+    """
+    records = JobRecords(conn)
+    if records.get(video_id) is None:
         raise LookupError(f'no job record for video {video_id}')
     with video_context(video_id):
-        if record.state is State.COMPLETED and production.storage.exists(video_id):
-            return record.output
-        log.info(events.JOB_STARTED, extra={'strategy_chain': [s.name for s in production.chain]})
-        stages = _Stages(records, video_id)
-        workdir = production.temp_dir / video_id
-        workdir.mkdir(parents=True, exist_ok=True)
-        ctx: ChainContext | None = None
-        try:
-            stages.enter('script')
-            assets = load_assets(production.assets_dir, decode=False)
-            script = render_script(record.order)
+        lock = VideoLock(
+            conn,
+            video_id,
+            ttl_seconds=production.lock_ttl_seconds,
+            wait_seconds=production.lock_wait_seconds,
+            heartbeat_seconds=production.lock_heartbeat_seconds,
+        )
+        with lock:
+            record = records.get(video_id)
+            assert record is not None
+            if production.storage.exists(video_id):
+                return _already_produced(records, record, conn, production)
+            return _produce(records, record, conn, production, final_attempt)
+
+
+def _already_produced(records: JobRecords, record: JobRecord, conn: Redis, production: Production) -> str:
+    location = production.storage.location(record.video_id)
+    if record.state is not State.COMPLETED:
+        # Stored, but the worker died before recording it: finish the record, redo nothing.
+        resumed = Checkpoints(conn, record.video_id).segment()
+        strategy, providers = (resumed[0], resumed[1].providers) if resumed else (record.strategy, record.providers)
+        records.complete(record.video_id, output=location, strategy=strategy, providers=providers,
+                         attempts=record.attempts)  # fmt: skip
+    log.info(events.JOB_ALREADY_DONE, extra={'output': location})
+    return location
+
+
+def _produce(records: JobRecords, record: JobRecord, conn: Redis, production: Production, final_attempt: bool) -> str:
+    video_id = record.video_id
+    metrics = Metrics(conn)
+    attempt = records.start_attempt(video_id)
+    metrics.incr('job_attempts')
+    log.info(events.JOB_STARTED, extra={'attempt': attempt, 'strategy_chain': [s.name for s in production.chain]})
+    stages = _Stages(records, metrics, video_id)
+    checkpoints = Checkpoints(conn, video_id)
+    workdir = production.temp_dir / video_id  # kept across attempts: checkpoints point into it
+    workdir.mkdir(parents=True, exist_ok=True)
+    chain_attempts: list[dict[str, Any]] = []
+    try:
+        stages.enter('script')
+        assets = load_assets(production.assets_dir, decode=False)
+        script = render_script(record.order)
+        hooks = _Hooks(stages, metrics, checkpoints, script)
+        resumed = checkpoints.segment()
+        if resumed is not None:
+            strategy, segment = resumed
+            log.info(events.STAGE_RESUMED, extra={'stage': 'segment', 'strategy': strategy})
+        else:
             ctx = ChainContext(
                 script=script,
                 language=record.order.language,
                 base_video=assets.santa_base.path,
                 workdir=workdir,
                 providers=production.providers,
-                on_stage=stages.enter,
+                hooks=hooks,
+                retry_policy=production.retry_policy,
+                audio_cache=production.audio_cache,
+                resumed_speech=checkpoints.speech(),
             )
-            outcome = run_chain(ctx, production.chain)
-            stages.enter('compose')
-            video = compose_video(
-                assets, outcome.segment, workdir / 'final.mp4', production.spec, timeout=production.compose_timeout
-            )
-            stages.enter('store')
-            location = production.storage.save(video_id, video)
-            stages.finish()
-        except Exception as exc:
-            attempts = [asdict(a) for a in (ctx.attempts if ctx else [])]
-            stage = stages.current
-            records.fail(video_id, error=f'{stage}: {_describe(exc)}', attempts=attempts)
-            log.error(events.JOB_FAILED, extra={'stage': stage, 'error_type': type(exc).__name__, 'error': str(exc)})
-            raise
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
-        records.complete(
-            video_id,
-            output=location,
-            strategy=outcome.strategy,
-            providers=outcome.segment.providers,
-            attempts=[asdict(a) for a in outcome.attempts],
+            try:
+                outcome = run_chain(ctx, production.chain)
+            finally:
+                chain_attempts = [asdict(a) for a in ctx.attempts]
+            strategy, segment = outcome.strategy, outcome.segment
+            checkpoints.save_segment(strategy, segment)
+        stages.enter('compose')
+        video = compose_video(
+            assets, segment, workdir / 'final.mp4', production.spec, timeout=production.compose_timeout
         )
-        log.info(events.JOB_COMPLETED, extra={'strategy': outcome.strategy, 'output': location})
-        return location
+        stages.enter('store')
+        location = production.storage.save(video_id, video)
+        stages.finish()
+    except Exception as exc:
+        _record_failure(records, metrics, video_id, attempt, stages.current, exc, chain_attempts, final_attempt)
+        raise
+    _record_success(records, metrics, video_id, location, strategy, segment, chain_attempts)
+    conn.delete(checkpoints_key(video_id))
+    shutil.rmtree(workdir, ignore_errors=True)
+    return location
 
 
-def _describe(exc: Exception) -> str:
-    if isinstance(exc, ChainExhausted):
-        return str(exc)
-    return f'{type(exc).__name__}: {exc}'
+def _record_success(
+    records: JobRecords,
+    metrics: Metrics,
+    video_id: str,
+    location: str,
+    strategy: str,
+    segment: SantaSegment,
+    chain_attempts: list[dict[str, Any]],
+) -> None:
+    records.complete(video_id, output=location, strategy=strategy, providers=segment.providers,
+                     attempts=chain_attempts)  # fmt: skip
+    metrics.incr('jobs_completed')
+    metrics.incr(f'strategy:{strategy}')
+    log.info(events.JOB_COMPLETED, extra={'strategy': strategy, 'providers': segment.providers, 'output': location})
+
+
+def _record_failure(
+    records: JobRecords,
+    metrics: Metrics,
+    video_id: str,
+    attempt: int,
+    stage: str,
+    exc: Exception,
+    chain_attempts: list[dict[str, Any]],
+    final: bool,
+) -> None:
+    cause = exc.last_error if isinstance(exc, ChainExhausted) and exc.last_error else exc
+    error = {
+        'attempt': attempt,
+        'stage': stage,
+        'provider': getattr(cause, 'provider', ''),
+        'error_type': type(cause).__name__,
+        'message': str(exc),
+        'at': time.time(),
+        'chain': chain_attempts,
+    }
+    records.fail_attempt(video_id, error, final=final)
+    metrics.incr('job_attempts_failed')
+    log.error(
+        events.JOB_FAILED if final else events.JOB_RETRY_SCHEDULED,
+        extra={'stage': stage, 'attempt': attempt, 'error_type': error['error_type'], 'error': str(exc)},
+    )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import ClassVar
+from typing import Any, ClassVar
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,10 @@ class Provider:
 
 
 class TTSProvider(Provider):
+    def cache_identity(self) -> dict[str, Any]:
+        """Everything besides the text that changes the audio: voice, model, settings."""
+        return {'provider': self.name}
+
     def synthesize(self, text: str, language: str, workdir: Path) -> Speech:
         """Speak `text` in Papá Noel's voice into a file under `workdir`."""
         raise NotImplementedError("The 'synthesize' method must be implemented.")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from pathlib import Path
+from typing import Any
 
 import papa_noel_config as persona
 from providers.base import Speech, TTSProvider
@@ -18,6 +20,9 @@ class EspeakTTS(TTSProvider):
     def __init__(self, voice: persona.EspeakVoice = persona.ESPEAK, timeout: float = 60) -> None:
         self.voice = voice
         self.timeout = timeout
+
+    def cache_identity(self) -> dict[str, Any]:
+        return {'provider': self.name, 'voice': dataclasses.asdict(self.voice)}
 
     def synthesize(self, text: str, language: str, workdir: Path) -> Speech:
         if language not in self.voice.voices:

@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 
 from redis import Redis, WatchError
+from redis.client import Pipeline
 from rq import Queue, Retry
 
 import events
@@ -44,19 +45,24 @@ def enqueue_order(
                     return Enqueued(order.video_id, created=False, state=State(decode_text(state)))
                 pipe.multi()
                 records.create(pipe, order)
-                queue.enqueue_call(
-                    JOB_FUNCTION,
-                    args=(order.video_id,),
-                    job_id=order.video_id,
-                    timeout=job_timeout,
-                    result_ttl=RESULT_TTL_SECONDS,
-                    failure_ttl=FAILURE_TTL_SECONDS,
-                    description=f'papa-noel video {order.video_id}',
-                    retry=retry,
-                    pipeline=pipe,
-                )
+                enqueue_video_job(queue, order.video_id, pipe, job_timeout=job_timeout, retry=retry)
                 pipe.execute()
             except WatchError:
                 continue  # someone wrote this order id meanwhile: look again
         log.info(events.ORDER_ENQUEUED, extra={'video_id': order.video_id, 'queue': queue_name})
         return Enqueued(order.video_id, created=True, state=State.QUEUED)
+
+
+def enqueue_video_job(queue: Queue, video_id: str, pipe: Pipeline, *, job_timeout: int, retry: Retry | None) -> None:
+    """Add the RQ job for `video_id` to the caller's transaction (`pipe` must be in MULTI)."""
+    queue.enqueue_call(
+        JOB_FUNCTION,
+        args=(video_id,),
+        job_id=video_id,
+        timeout=job_timeout,
+        result_ttl=RESULT_TTL_SECONDS,
+        failure_ttl=FAILURE_TTL_SECONDS,
+        description=f'papa-noel video {video_id}',
+        retry=retry,
+        pipeline=pipe,
+    )

@@ -7,12 +7,16 @@ from functools import cache
 
 from rq import get_current_job
 
+from audiocache import AudioCache
 from compose import RenderSpec
 from pipeline import Production, produce_video
 from providers import configured_providers
-from queueing.records import JobRecords
+from retries import ProviderRetryPolicy
 from settings import Settings
 from storage import LocalStorage
+
+#: Lock lease beyond the longest stage timeout.
+LOCK_MARGIN_SECONDS = 300
 
 
 @cache
@@ -23,6 +27,7 @@ def current_production() -> Production:
 
 def production_from_settings(settings: Settings) -> Production:
     storage = LocalStorage(settings.output_dir, public_base_url=settings.public_media_base_url)
+    longest_stage = max(settings.tts_timeout_seconds, settings.compose_timeout_seconds)
     return Production(
         assets_dir=settings.assets_dir,
         temp_dir=settings.temp_dir,
@@ -30,6 +35,15 @@ def production_from_settings(settings: Settings) -> Production:
         providers=configured_providers(settings, storage),
         spec=RenderSpec(width=settings.output_width, height=settings.output_height, preset=settings.x264_preset),
         compose_timeout=settings.compose_timeout_seconds,
+        retry_policy=ProviderRetryPolicy(
+            attempts=settings.provider_retry_attempts,
+            base_seconds=settings.provider_retry_base_seconds,
+            max_wait_seconds=settings.provider_retry_max_wait_seconds,
+        ),
+        audio_cache=AudioCache(settings.audio_cache_dir, settings.audio_cache_max_size_mb * 1024 * 1024),
+        lock_ttl_seconds=longest_stage + LOCK_MARGIN_SECONDS,
+        lock_wait_seconds=settings.job_timeout_seconds,
+        lock_heartbeat_seconds=settings.lock_heartbeat_seconds,
     )
 
 
@@ -37,4 +51,6 @@ def process_video(video_id: str) -> str:
     job = get_current_job()
     if job is None:
         raise RuntimeError('process_video must run inside an RQ worker')
-    return produce_video(video_id, JobRecords(job.connection), current_production())
+    # RQ decides on a retry after we return; with none left, this failure is the last one.
+    final_attempt = not job.retries_left
+    return produce_video(video_id, job.connection, current_production(), final_attempt=final_attempt)

@@ -47,10 +47,18 @@ class JobRecord(BaseModel):
     attempts: list[dict[str, Any]] = Field(default_factory=list)
     output: str = ''
     error: str = ''
+    #: Attempts started so far (a shutdown-interrupted attempt is given back).
+    attempt: int = 0
+    #: One entry per failed attempt: attempt, stage, provider, error_type, message, at.
+    errors: list[dict[str, Any]] = Field(default_factory=list)
 
 
 def record_key(video_id: str) -> str:
     return f'{KEY_PREFIX}{video_id}'
+
+
+def checkpoints_key(video_id: str) -> str:
+    return f'{KEY_PREFIX}{video_id}:checkpoints'
 
 
 def timeline_key(video_id: str) -> str:
@@ -99,10 +107,30 @@ class JobRecords:
             attempts=json.loads(fields.get('attempts', '[]')),
             output=fields.get('output', ''),
             error=fields.get('error', ''),
+            attempt=int(fields.get('attempt', 0)),
+            errors=json.loads(fields.get('errors', '[]')),
         )
 
     def timeline(self, video_id: str) -> list[dict[str, Any]]:
         return [json.loads(item) for item in self.conn.lrange(timeline_key(video_id), 0, -1)]
+
+    def start_attempt(self, video_id: str) -> int:
+        now = time.time()
+        with self.conn.pipeline() as pipe:
+            pipe.hincrby(record_key(video_id), 'attempt', 1)
+            pipe.hset(record_key(video_id), mapping={'state': State.PROCESSING.value, 'updated_at': now})
+            attempt = pipe.execute()[0]
+        self._update(video_id, now, {}, event=f'attempt:{attempt}')
+        return int(attempt)
+
+    def give_back_attempt(self, video_id: str, reason: str) -> None:
+        """An attempt interrupted by a shutdown is not a failure: it goes back to the queue uncounted."""
+        now = time.time()
+        with self.conn.pipeline() as pipe:
+            pipe.hincrby(record_key(video_id), 'attempt', -1)
+            pipe.hset(record_key(video_id), mapping={'state': State.QUEUED.value, 'stage': '', 'updated_at': now})
+            self._event(pipe, video_id, f'requeued: {reason}', now)
+            pipe.execute()
 
     def start_stage(self, video_id: str, stage: str) -> None:
         now = time.time()
@@ -131,9 +159,34 @@ class JobRecords:
         }
         self._update(video_id, time.time(), fields, event='completed')
 
-    def fail(self, video_id: str, *, error: str, attempts: list[dict[str, Any]]) -> None:
-        fields: dict[str, str | float] = {'state': State.FAILED.value, 'error': error, 'attempts': json.dumps(attempts)}
-        self._update(video_id, time.time(), fields, event='failed')
+    def fail_attempt(self, video_id: str, error: dict[str, Any], *, final: bool) -> None:
+        """Record one failed attempt; `final` when no attempt is left (the job goes to the dead-letter queue)."""
+        record = self.get(video_id)
+        errors = [*(record.errors if record else []), error]
+        fields: dict[str, str | float] = {
+            'state': (State.FAILED if final else State.QUEUED).value,
+            'stage': '',
+            'error': f'{error.get("stage", "")}: {error.get("message", "")}',
+            'errors': json.dumps(errors),
+        }
+        if 'chain' in error:
+            fields['attempts'] = json.dumps(error['chain'])
+        self._update(video_id, time.time(), fields, event='failed' if final else 'retry_scheduled')
+
+    def mark_failed(self, video_id: str) -> None:
+        self._update(video_id, time.time(), {'state': State.FAILED.value, 'stage': ''}, event='dead_lettered')
+
+    def reset_for_retry(self, pipe: Pipeline, video_id: str) -> None:
+        """An admin retry from the dead-letter queue: a fresh attempt budget; the error history stays."""
+        now = time.time()
+        pipe.hset(
+            record_key(video_id),
+            mapping={'state': State.QUEUED.value, 'stage': '', 'attempt': 0, 'error': '', 'updated_at': now},
+        )
+        self._event(pipe, video_id, 'retried_from_dead_letter_queue', now)
+
+    def delete(self, pipe: Pipeline, video_id: str) -> None:
+        pipe.delete(record_key(video_id), timeline_key(video_id), checkpoints_key(video_id))
 
     def _update(self, video_id: str, now: float, fields: dict[str, str | float], event: str | None = None) -> None:
         with self.conn.pipeline() as pipe:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import signal
 import subprocess
+import sys
 from collections.abc import Sequence
+
+_PR_SET_PDEATHSIG = 1
+_libc = ctypes.CDLL(ctypes.util.find_library('c'), use_errno=True) if sys.platform == 'linux' else None
 
 
 class CommandError(Exception):
@@ -39,6 +45,7 @@ def run(args: Sequence[str], *, timeout: float, stdin: bytes | None = None) -> b
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,  # so a timeout kills ffmpeg's children too
+            preexec_fn=_die_with_parent,
         )
     except FileNotFoundError:
         raise CommandNotFound(args, 'not installed or not on PATH') from None
@@ -53,6 +60,13 @@ def run(args: Sequence[str], *, timeout: float, stdin: bytes | None = None) -> b
     if proc.returncode != 0:
         raise CommandFailed(args, proc.returncode, err.decode('utf-8', 'replace'))
     return out
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGKILL if our parent dies, so a SIGKILLed worker leaves no orphan
+    ffmpeg still writing into a working directory that the job's next attempt reuses."""
+    if _libc is not None:
+        _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:

@@ -1,0 +1,184 @@
+"""A persistent dead-letter queue in Redis, fed from RQ's failed-job registry.
+
+RQ puts a job in its FailedJobRegistry once retries are exhausted, whichever way it failed
+(an exception, a killed work horse, an abandoned job found by maintenance), but that
+registry expires and a requeue keeps the spent retry budget. Here each dead job becomes
+an entry with no expiry, holding the order, every attempt's error and the attempt count;
+`retry` enqueues a fresh RQ job with a fresh attempt budget.
+
+Keys: `papanoel:dlq` (sorted set of video ids by failure time) and
+`papanoel:dlq:entry:<id>` (the entry, JSON).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from redis import Redis
+from rq import Queue, Retry
+from rq.job import Job
+from rq.registry import FailedJobRegistry
+
+import events
+from queueing.enqueue import enqueue_video_job
+from queueing.records import JobRecords
+
+log = logging.getLogger(__name__)
+
+INDEX_KEY = 'papanoel:dlq'
+ENTRY_PREFIX = 'papanoel:dlq:entry:'
+
+
+class UnknownDeadLetter(LookupError):
+    """No dead-letter entry has this video id."""
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    video_id: str
+    order: dict[str, Any]
+    attempts: int
+    errors: list[dict[str, Any]]
+    failed_at: float
+    queue: str
+
+    @property
+    def last_error(self) -> dict[str, Any]:
+        return self.errors[-1] if self.errors else {}
+
+
+class DeadLetterQueue:
+    def __init__(self, conn: Redis) -> None:
+        self.conn = conn
+
+    # --- feeding ---
+
+    def sweep(self, queue_name: str) -> list[str]:
+        """Move every job of RQ's failed registry for `queue_name` into the dead-letter queue."""
+        registry = FailedJobRegistry(queue_name, connection=self.conn)
+        moved = []
+        for job_id in registry.get_job_ids():
+            job = Job.fetch(job_id, connection=self.conn) if self.conn.exists(Job.key_for(job_id)) else None
+            self._add(job_id, queue_name, job)
+            registry.remove(job_id, delete_job=True)
+            moved.append(job_id)
+        return moved
+
+    def _add(self, video_id: str, queue_name: str, job: Job | None) -> None:
+        records = JobRecords(self.conn)
+        record = records.get(video_id)
+        if record is None:
+            log.error(events.JOB_DEAD_LETTERED, extra={'video_id': video_id, 'error': 'no job record'})
+            return
+        errors = list(record.errors)
+        # A job that died without running our error handling (killed, abandoned) gets its cause from RQ.
+        if not errors or errors[-1].get('attempt') != record.attempt:
+            errors.append({'attempt': record.attempt, 'stage': record.stage, 'provider': '',
+                           'error_type': 'WorkerLost', 'message': _rq_failure(job), 'at': time.time()})  # fmt: skip
+        entry = DeadLetter(
+            video_id=video_id,
+            order=record.order.model_dump(),
+            attempts=record.attempt,
+            errors=errors,
+            failed_at=time.time(),
+            queue=queue_name,
+        )
+        with self.conn.pipeline() as pipe:
+            pipe.set(ENTRY_PREFIX + video_id, json.dumps(asdict(entry)))
+            pipe.zadd(INDEX_KEY, {video_id: entry.failed_at})
+            pipe.execute()
+        records.mark_failed(video_id)
+        log.error(events.JOB_DEAD_LETTERED, extra={'video_id': video_id, 'attempts': entry.attempts,
+                                                    'error': entry.last_error.get('message', '')})  # fmt: skip
+
+    # --- reading ---
+
+    def count(self) -> int:
+        return int(self.conn.zcard(INDEX_KEY))
+
+    def get_or_none(self, video_id: str) -> DeadLetter | None:
+        raw = self.conn.get(ENTRY_PREFIX + video_id)
+        return DeadLetter(**json.loads(raw)) if raw else None
+
+    def get(self, video_id: str) -> DeadLetter:
+        entry = self.get_or_none(video_id)
+        if entry is None:
+            raise UnknownDeadLetter(f'no dead-letter entry for video {video_id}')
+        return entry
+
+    def entries(
+        self,
+        *,
+        limit: int = 100,
+        older_than: float | None = None,
+        newer_than: float | None = None,
+        error_type: str | None = None,
+        stage: str | None = None,
+        language: str | None = None,
+    ) -> list[DeadLetter]:
+        """Newest first, filtered."""
+        high = older_than if older_than is not None else '+inf'
+        low = newer_than if newer_than is not None else '-inf'
+        entries = []
+        for video_id in _ids(self.conn.zrevrangebyscore(INDEX_KEY, high, low)):
+            entry = self.get_or_none(video_id)
+            if entry is None:
+                continue
+            last = entry.last_error
+            if error_type and last.get('error_type') != error_type:
+                continue
+            if stage and last.get('stage') != stage:
+                continue
+            if language and entry.order.get('language') != language:
+                continue
+            entries.append(entry)
+            if len(entries) >= limit:
+                break
+        return entries
+
+    # --- admin actions ---
+
+    def retry(self, video_id: str, *, job_timeout: int, retry: Retry | None) -> None:
+        """Send one dead job back to its queue with a fresh attempt budget."""
+        entry = self.get(video_id)
+        queue = Queue(entry.queue, connection=self.conn)
+        records = JobRecords(self.conn)
+        with self.conn.pipeline() as pipe:
+            pipe.multi()
+            pipe.delete(Job.key_for(video_id))  # the spent RQ job; a new one takes its id
+            records.reset_for_retry(pipe, video_id)
+            enqueue_video_job(queue, video_id, pipe, job_timeout=job_timeout, retry=retry)
+            pipe.zrem(INDEX_KEY, video_id)
+            pipe.delete(ENTRY_PREFIX + video_id)
+            pipe.execute()
+        log.info(events.JOB_REQUEUED, extra={'video_id': video_id, 'reason': 'dead-letter retry'})
+
+    def purge(self, video_id: str) -> None:
+        self.get(video_id)
+        with self.conn.pipeline() as pipe:
+            pipe.zrem(INDEX_KEY, video_id)
+            pipe.delete(ENTRY_PREFIX + video_id)
+            pipe.execute()
+
+    def purge_older_than(self, days: float, *, now: float | None = None) -> list[str]:
+        cutoff = (time.time() if now is None else now) - days * 86400
+        ids = _ids(self.conn.zrangebyscore(INDEX_KEY, '-inf', f'({cutoff}'))
+        for video_id in ids:
+            self.purge(video_id)
+        return ids
+
+
+def _rq_failure(job: Job | None) -> str:
+    if job is None:
+        return 'the worker was lost and RQ kept no details'
+    result = job.latest_result()
+    text = (result.exc_string if result is not None and result.exc_string else '') or 'the worker was lost'
+    return text.strip().splitlines()[-1][:500]
+
+
+def _ids(raw: Any) -> list[str]:
+    return [item.decode() if isinstance(item, bytes) else str(item) for item in raw]
