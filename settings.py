@@ -7,17 +7,21 @@ Every variable is documented in `.env.example`.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 import papa_noel_config as persona
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file='.env', env_file_encoding='utf-8', extra='ignore')
+    # PAPANOEL_ENV_FILE lets tests (and odd deployments) point away from ./.env.
+    model_config = SettingsConfigDict(
+        env_file=os.environ.get('PAPANOEL_ENV_FILE', '.env'), env_file_encoding='utf-8', extra='ignore'
+    )
 
     # Empty means the embedded in-process Redis (fakeredis): a demo with nothing installed.
     redis_url: str = ''
@@ -37,6 +41,14 @@ class Settings(BaseSettings):
     job_timeout_seconds: int = Field(default=1800, ge=10)
     tts_timeout_seconds: float = Field(default=60, gt=0)
     compose_timeout_seconds: float = Field(default=900, gt=0)
+    # 'template' encodes only what an order changes, on top of parts every video shares (encoded once per
+    # asset set and kept in TEMPLATE_CACHE_DIR); 'single-pass' renders every frame in one FFmpeg run.
+    render_mode: Literal['template', 'single-pass'] = 'template'
+    template_cache_dir: Path = Path('cache/templates')
+
+    # Builds the configured providers: 'module:function(settings, storage) -> ProviderSet'.
+    # Benchmarks and staging point it at fakes; production leaves the default.
+    provider_factory: str = 'providers.registry:configured_providers'
 
     # --- Reliability ---
     max_job_attempts: int = Field(default=3, ge=1, le=20)
@@ -45,6 +57,10 @@ class Settings(BaseSettings):
     provider_retry_attempts: int = Field(default=3, ge=1, le=10)
     provider_retry_base_seconds: float = Field(default=1.0, ge=0)
     provider_retry_max_wait_seconds: float = Field(default=60.0, ge=0)
+    # Circuit breaker per provider, shared by all workers: this many consecutive failures
+    # make every worker skip it for the cool-down; then one probe call decides. 0 disables.
+    breaker_failure_threshold: int = Field(default=5, ge=0)
+    breaker_cooldown_seconds: float = Field(default=60, gt=0)
     shutdown_timeout_seconds: float = Field(default=300, ge=0)
     # How often a busy worker proves it is alive, and how often maintenance (abandoned-job
     # recovery, dead-letter sweep, cleanup) runs; together they bound crash recovery time.
@@ -59,12 +75,84 @@ class Settings(BaseSettings):
     jobs_max_age_hours: float = Field(default=168, gt=0)
     cleanup_interval_hours: float = Field(default=6, gt=0)
 
+    # --- Health thresholds (health_check.py, GET /health) ---
+    health_min_workers: int = Field(default=1, ge=0)
+    health_max_heartbeat_age_seconds: float = Field(default=120, gt=0)
+    health_max_queue_depth: int = Field(default=1000, ge=0)
+    health_max_dlq_size: int = Field(default=50, ge=0)
+
     # Where a web server exposes OUTPUT_DIR, so remote providers can fetch media by URL.
     public_media_base_url: str = ''
 
     # --- TTS and lip-sync providers ---
+    # Every provider HTTP call: seconds to connect, and seconds to wait for the next bytes of an answer.
+    provider_connect_timeout_seconds: float = Field(default=10, gt=0)
+    provider_read_timeout_seconds: float = Field(default=60, gt=0)
+    # Remote jobs (lip-sync, talking video) are polled from this delay, growing to the max.
+    provider_poll_first_delay_seconds: float = Field(default=5, gt=0)
+    provider_poll_max_delay_seconds: float = Field(default=30, gt=0)
+    # Overall limit of one remote lip-sync job: Sync Labs polling, or a self-hosted server's synchronous call.
+    lipsync_deadline_seconds: float = Field(default=900, gt=0)
+    # ElevenLabs: on when both the key and Papá Noel's voice id are set; tried before espeak-ng.
+    elevenlabs_api_key: SecretStr | None = None
+    elevenlabs_base_url: str = 'https://api.elevenlabs.io'
+    papa_noel_voice_id: str = ''
+    # Sync Labs (sync.so) API v2: on when the key is set; it fetches our media through storage.publish.
+    synclabs_api_key: SecretStr | None = None
+    synclabs_base_url: str = 'https://api.sync.so'
+    synclabs_model: str = 'lipsync-2'
+    # Self-hosted lip-sync servers speaking the Cog HTTP contract (docs/self-hosted-lipsync.md); empty: off.
+    musetalk_url: str = ''
+    musetalk_bbox_shift: int = 0
+    wav2lip_url: str = ''
+    # Wav2Lip's weights are licensed for research/non-commercial use only: it stays off unless this is true.
+    wav2lip_allow_noncommercial: bool = False
 
     # --- Talking-video providers and S3 storage ---
+    # Overall limit of one remote talking-video job (upload, queue, render, download), polled with backoff.
+    video_deadline_seconds: float = Field(default=1200, gt=0)
+    # HeyGen: on when the key and an avatar id or a talking-photo id are set (the avatar wins if both are).
+    heygen_api_key: SecretStr | None = None
+    heygen_base_url: str = 'https://api.heygen.com'
+    heygen_upload_url: str = 'https://upload.heygen.com'
+    heygen_avatar_id: str = ''
+    heygen_talking_photo_id: str = ''
+    # Shorter side of HeyGen's output, the plan's limit (Free 720, Pro 1080, Scale 2160); the output aspect is kept.
+    heygen_max_resolution: int = Field(default=720, ge=128, le=4096)
+    # Watermarked test renders that use no credits.
+    heygen_test_mode: bool = False
+    # Higgsfield Speak: on when both halves of the key are set.
+    higgsfield_api_key_id: SecretStr | None = None
+    higgsfield_api_key_secret: SecretStr | None = None
+    higgsfield_base_url: str = 'https://platform.higgsfield.ai'
+    # Santa's picture for Higgsfield; empty: a still of the base footage (ASSETS_DIR/frame3_santa_base.mp4).
+    higgsfield_santa_image: Path | None = None
+    higgsfield_quality: Literal['mid', 'high'] = 'mid'
+    higgsfield_prompt: str = 'Santa Claus speaking warmly and kindly to a child, looking at the camera'
+    # Speak renders at most 15 s; longer speech is cut into up to this many pieces, generated and joined.
+    higgsfield_max_chunks: int = Field(default=4, ge=1, le=20)
+    # Where finished videos (and media published for providers) are kept.
+    storage_type: Literal['local', 's3'] = 'local'
+    s3_bucket: str = ''
+    s3_prefix: str = ''
+    # Empty for AWS; the endpoint of MinIO, Cloudflare R2 or GCS (https://storage.googleapis.com) otherwise.
+    s3_endpoint_url: str = ''
+    s3_region: str = ''
+    # The standard AWS variable names. Read here too so a .env file works; unset: boto3's own chain
+    # (AWS_PROFILE, ~/.aws, an instance or task role).
+    aws_access_key_id: SecretStr | None = None
+    aws_secret_access_key: SecretStr | None = None
+    aws_session_token: SecretStr | None = None
+
+    @field_validator(
+        'higgsfield_santa_image', 'heygen_api_key', 'higgsfield_api_key_id', 'higgsfield_api_key_secret',
+        'aws_access_key_id', 'aws_secret_access_key', 'aws_session_token', mode='before',
+    )  # fmt: skip
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # `NAME=` copied from .env.example means "not set": not the path '.', not an empty AWS key
+        # (which boto3 would use instead of looking for a role).
+        return None if value == '' else value
 
     log_level: Literal['DEBUG', 'INFO', 'WARNING', 'ERROR'] = 'INFO'
     log_format: Literal['json', 'text'] = 'json'

@@ -19,6 +19,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import events
 from providers.base import CharacterTiming, Speech
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ class AudioCache:
         except FileNotFoundError:
             return None
         except (ValueError, KeyError, OSError) as exc:
-            log.warning('cache.corrupt', extra={'key': key, 'error': str(exc)})
+            log.warning(events.CACHE_CORRUPT, extra={'key': key, 'error': str(exc)})
             for path in (meta_path, audio):
                 path.unlink(missing_ok=True)
             return None

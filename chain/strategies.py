@@ -17,9 +17,9 @@ from typing import ClassVar, Literal, TypeVar
 
 import events
 from audiocache import AudioCache, cache_key
-from providers.base import Provider, Speech, TTSProvider
+from breakers import BreakerBoard
+from providers.base import Provider, ProviderSet, Speech, TTSProvider
 from providers.errors import PermanentProviderError, ProviderError
-from providers.registry import ProviderSet
 from retries.provider_calls import ProviderRetryPolicy, call_with_retries
 from utils.probe import MediaError, probe
 
@@ -77,6 +77,8 @@ class ChainContext:
     hooks: ChainHooks = field(default_factory=ChainHooks)
     retry_policy: ProviderRetryPolicy = field(default_factory=lambda: ProviderRetryPolicy(attempts=1))
     audio_cache: AudioCache | None = None
+    #: Shared circuit breakers; None means every provider is always tried.
+    breakers: BreakerBoard | None = None
     attempts: list[Attempt] = field(default_factory=list)
     #: Speech from an earlier attempt's checkpoint: reused, never made (or paid for) again.
     resumed_speech: Speech | None = None
@@ -129,14 +131,22 @@ class ChainContext:
         """Try each provider in order (its cached result first, when given); record and log
         each failure; raise the last one."""
         last: ProviderError | None = None
+        open_circuits: list[str] = []
         for provider in candidates:
             if cached is not None and (hit := cached(provider)) is not None:
                 return provider, hit
+            if self.breakers is not None and not self.breakers.allow(provider.name):
+                open_circuits.append(provider.name)
+                self.attempts.append(Attempt(strategy, 'skipped', 'circuit open', provider.name))
+                log.info(events.PROVIDER_SKIPPED, extra={'strategy': strategy, 'provider': provider.name})
+                continue
             started = time.monotonic()
             try:
                 result = call_with_retries(provider.name, functools.partial(call, provider), self.retry_policy)
             except ProviderError as exc:
                 last = exc
+                if self.breakers is not None:
+                    self.breakers.failure(provider.name, exc)
                 self.hooks.provider_called(kind, provider.name, exc, time.monotonic() - started)
                 self.attempts.append(Attempt(strategy, 'failed', exc.message, provider.name, type(exc).__name__))
                 log.warning(
@@ -145,11 +155,15 @@ class ChainContext:
                            'error': exc.message},
                 )  # fmt: skip
                 continue
+            if self.breakers is not None:
+                self.breakers.success(provider.name)
             self.hooks.provider_called(kind, provider.name, None, time.monotonic() - started)
             return provider, result
-        if last is None:
-            raise StrategyUnavailable('no provider configured')
-        raise last
+        if last is not None:
+            raise last
+        if open_circuits:
+            raise StrategyUnavailable(f'circuit open for {", ".join(open_circuits)}')
+        raise StrategyUnavailable('no provider configured')
 
 
 def _valid_clip(provider: str, path: Path) -> Path:

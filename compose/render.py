@@ -1,18 +1,45 @@
-"""Compose one video: plan the timeline, run the renderer, check what came out."""
+"""Compose one video: plan the timeline, run the renderer, check what came out.
+
+Two renderers make the same video. 'template' (the default) reuses the parts of the video
+that every order shares, encoded once per asset set (compose.templates), and encodes only
+what this order changes (compose.template_render). 'single-pass' renders everything in one
+FFmpeg run (compose.single_pass): the reference, and the fallback for a timeline the
+template can't build.
+"""
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
+import events
 from chain.strategies import SantaSegment
-from compose import single_pass
+from compose import single_pass, template_render
 from compose.assets import AssetSet
+from compose.parts import Deadline
 from compose.spec import RenderSpec
+from compose.templates import TemplateError
 from compose.timeline import Timeline
 from utils.probe import MediaError, MediaInfo, probe
 from utils.proc import CommandError, CommandTimeout, run
 
+log = logging.getLogger(__name__)
+
 DURATION_TOLERANCE_SECONDS = 0.2
+FRAME_COUNT_TOLERANCE = 1
+
+RenderMode = Literal['template', 'single-pass']
+DEFAULT_TEMPLATE_CACHE_DIR = Path('cache/templates')
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """Which renderer composes, and where the template renderer keeps its templates."""
+
+    mode: RenderMode = 'template'
+    template_cache_dir: Path = DEFAULT_TEMPLATE_CACHE_DIR
 
 
 class CompositionError(Exception):
@@ -23,7 +50,16 @@ class CompositionTimeout(CompositionError):
     pass
 
 
-def compose_video(assets: AssetSet, segment: SantaSegment, out: Path, spec: RenderSpec, *, timeout: float) -> Path:
+def compose_video(
+    assets: AssetSet,
+    segment: SantaSegment,
+    out: Path,
+    spec: RenderSpec,
+    *,
+    timeout: float,
+    mode: RenderMode = 'template',
+    template_cache_dir: Path = DEFAULT_TEMPLATE_CACHE_DIR,
+) -> Path:
     timeline = Timeline(
         intro=assets.intro.duration,
         speech=segment.speech.duration,
@@ -32,6 +68,39 @@ def compose_video(assets: AssetSet, segment: SantaSegment, out: Path, spec: Rend
         outro_overlap=spec.outro_overlap,
     )
     santa_video = assets.santa_base if segment.loop_video else _probe(segment.video)
+    deadline = Deadline.after(timeout)
+    try:
+        if mode == 'template':
+            order = template_render.Order(assets, santa_video, segment.loop_video, segment.speech.path, timeline, spec)
+            try:
+                template_render.render(order, out, cache_dir=template_cache_dir, deadline=deadline)
+            except template_render.TemplateUnusable as exc:
+                log.warning(events.COMPOSE_SINGLE_PASS_FALLBACK, extra={'reason': str(exc)})
+                mode = 'single-pass'
+        if mode == 'single-pass':
+            _render_single_pass(assets, segment, santa_video, timeline, spec, out, deadline)
+    except (CommandTimeout, TimeoutError) as exc:
+        raise CompositionTimeout(str(exc)) from exc
+    except (CommandError, TemplateError) as exc:
+        raise CompositionError(str(exc)) from exc
+    result = _probe(out)
+    if abs(result.duration - timeline.total) > DURATION_TOLERANCE_SECONDS:
+        raise CompositionError(f'{out.name}: lasts {result.duration:.2f} s, expected {timeline.total:.2f} s')
+    expected_frames = round(timeline.total * spec.fps)
+    if result.video_frames is not None and abs(result.video_frames - expected_frames) > FRAME_COUNT_TOLERANCE:
+        raise CompositionError(f'{out.name}: {result.video_frames} frames, expected {expected_frames}')
+    return out
+
+
+def _render_single_pass(
+    assets: AssetSet,
+    segment: SantaSegment,
+    santa_video: MediaInfo,
+    timeline: Timeline,
+    spec: RenderSpec,
+    out: Path,
+    deadline: Deadline,
+) -> None:
     args = single_pass.build_command(
         intro=assets.intro,
         santa_video=santa_video,
@@ -42,16 +111,7 @@ def compose_video(assets: AssetSet, segment: SantaSegment, out: Path, spec: Rend
         spec=spec,
         out=out,
     )
-    try:
-        run(args, timeout=timeout)
-    except CommandTimeout as exc:
-        raise CompositionTimeout(str(exc)) from exc
-    except CommandError as exc:
-        raise CompositionError(str(exc)) from exc
-    result = _probe(out)
-    if abs(result.duration - timeline.total) > DURATION_TOLERANCE_SECONDS:
-        raise CompositionError(f'{out.name}: lasts {result.duration:.2f} s, expected {timeline.total:.2f} s')
-    return out
+    run(args, timeout=deadline.remaining())
 
 
 def _probe(path: Path) -> MediaInfo:

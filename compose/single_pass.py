@@ -44,22 +44,8 @@ def build_command(
         [joined, outro_v], 'xfade', transition='fade', duration=timeline.outro_overlap, offset=timeline.outro_start
     )
 
-    intro_a = _bed(intro, intro_in, spec, timeline.intro).filter(
-        'afade', t='out', st=timeline.intro - timeline.intro_overlap, d=timeline.intro_overlap
-    )
-    speech_a = _stereo(
-        ffmpeg.input(str(speech)).audio.filter('loudnorm', I=spec.loudness_lufs, TP=spec.true_peak_db, LRA=11),
-        spec,
-    ).filter('adelay', delays=f'{round(timeline.santa_start * 1000)}', all=1)
-    outro_a = (
-        _bed(outro, outro_in, spec, timeline.outro)
-        .filter('afade', t='in', st=0, d=timeline.outro_overlap)
-        .filter('adelay', delays=f'{round(timeline.outro_start * 1000)}', all=1)
-    )
-    audio = (
-        ffmpeg.filter([intro_a, speech_a, outro_a], 'amix', inputs=3, duration='longest', normalize=0)
-        .filter('apad', whole_dur=timeline.total)
-        .filter('atrim', duration=timeline.total)
+    audio = audio_mix(
+        intro=intro, intro_in=intro_in, speech=speech, outro=outro, outro_in=outro_in, timeline=timeline, spec=spec
     )
     output = ffmpeg.output(
         video,
@@ -73,6 +59,39 @@ def build_command(
     )
     args: list[str] = output.global_args('-hide_banner', '-nostdin', '-v', 'error').compile(overwrite_output=True)
     return args
+
+
+def audio_mix(
+    *,
+    intro: MediaInfo,
+    intro_in: Any,
+    speech: Path,
+    outro: MediaInfo,
+    outro_in: Any,
+    timeline: Timeline,
+    spec: RenderSpec,
+) -> Any:
+    """The whole soundtrack: intro fading out, the speech at full level from santa_start, outro fading in.
+
+    Shared with the template renderer, which encodes the same soundtrack per order.
+    """
+    intro_a = _bed(intro, intro_in, spec, timeline.intro).filter(
+        'afade', t='out', st=timeline.intro - timeline.intro_overlap, d=timeline.intro_overlap
+    )
+    speech_a = _stereo(
+        ffmpeg.input(str(speech)).audio.filter('loudnorm', I=spec.loudness_lufs, TP=spec.true_peak_db, LRA=11),
+        spec,
+    ).filter('adelay', delays=f'{round(timeline.santa_start * 1000)}', all=1)
+    outro_a = (
+        _bed(outro, outro_in, spec, timeline.outro)
+        .filter('afade', t='in', st=0, d=timeline.outro_overlap)
+        .filter('adelay', delays=f'{round(timeline.outro_start * 1000)}', all=1)
+    )
+    return (
+        ffmpeg.filter([intro_a, speech_a, outro_a], 'amix', inputs=3, duration='longest', normalize=0)
+        .filter('apad', whole_dur=timeline.total)
+        .filter('atrim', duration=timeline.total)
+    )
 
 
 def _fit(stream: Any, spec: RenderSpec, seconds: float) -> Any:

@@ -26,6 +26,7 @@ from rq.registry import FailedJobRegistry
 import events
 from queueing.enqueue import enqueue_video_job
 from queueing.records import JobRecords
+from utils.redis_values import texts
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,9 @@ class DeadLetterQueue:
     def count(self) -> int:
         return int(self.conn.zcard(INDEX_KEY))
 
+    def contains(self, video_id: str) -> bool:
+        return self.conn.zscore(INDEX_KEY, video_id) is not None
+
     def get_or_none(self, video_id: str) -> DeadLetter | None:
         raw = self.conn.get(ENTRY_PREFIX + video_id)
         return DeadLetter(**json.loads(raw)) if raw else None
@@ -124,7 +128,7 @@ class DeadLetterQueue:
         high = older_than if older_than is not None else '+inf'
         low = newer_than if newer_than is not None else '-inf'
         entries = []
-        for video_id in _ids(self.conn.zrevrangebyscore(INDEX_KEY, high, low)):
+        for video_id in texts(self.conn.zrevrangebyscore(INDEX_KEY, high, low)):
             entry = self.get_or_none(video_id)
             if entry is None:
                 continue
@@ -166,7 +170,7 @@ class DeadLetterQueue:
 
     def purge_older_than(self, days: float, *, now: float | None = None) -> list[str]:
         cutoff = (time.time() if now is None else now) - days * 86400
-        ids = _ids(self.conn.zrangebyscore(INDEX_KEY, '-inf', f'({cutoff}'))
+        ids = texts(self.conn.zrangebyscore(INDEX_KEY, '-inf', f'({cutoff}'))
         for video_id in ids:
             self.purge(video_id)
         return ids
@@ -178,7 +182,3 @@ def _rq_failure(job: Job | None) -> str:
     result = job.latest_result()
     text = (result.exc_string if result is not None and result.exc_string else '') or 'the worker was lost'
     return text.strip().splitlines()[-1][:500]
-
-
-def _ids(raw: Any) -> list[str]:
-    return [item.decode() if isinstance(item, bytes) else str(item) for item in raw]

@@ -20,6 +20,8 @@ from types import TracebackType
 from redis import Redis
 from redis.lock import Lock
 
+import events
+
 log = logging.getLogger(__name__)
 
 KEY_PREFIX = 'papanoel:lock:'
@@ -97,7 +99,7 @@ class VideoLock:
         try:
             self._lock.release()
         except Exception:  # expired or taken over: nothing of ours to release
-            log.warning('lock.lost', extra={'video_id': self.video_id})
+            log.warning(events.LOCK_LOST, extra={'video_id': self.video_id})
 
     def __enter__(self) -> VideoLock:
         self.acquire()
@@ -116,7 +118,7 @@ class VideoLock:
             return False
         # Delete only the stale lease we looked at; of two workers taking over, one wins the SET NX.
         if self._drop_stale(keys=[lock_key(self.video_id), alive_key(self.video_id)], args=[stale]):
-            log.warning('lock.taken_over', extra={'video_id': self.video_id})
+            log.warning(events.LOCK_TAKEN_OVER, extra={'video_id': self.video_id})
         return bool(self._lock.acquire(blocking=False))
 
     def _beat(self) -> None:
@@ -128,4 +130,4 @@ class VideoLock:
                 self._lock.reacquire()
                 self._beat()
             except Exception:
-                log.exception('lock.renew_failed', extra={'video_id': self.video_id})
+                log.exception(events.LOCK_RENEW_FAILED, extra={'video_id': self.video_id})

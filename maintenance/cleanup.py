@@ -65,7 +65,7 @@ def cleanup(
         record = records.get(video_id)
         if record is None or record.state not in (State.COMPLETED, State.FAILED) or record.updated_at >= cutoff:
             continue
-        if dead.get_or_none(video_id) is not None:
+        if dead.contains(video_id):
             continue
         report.job_records.append(video_id)
         if not dry_run:

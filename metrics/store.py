@@ -11,6 +11,8 @@ from typing import Any
 
 from redis import Redis
 
+from utils.redis_values import text
+
 COUNTERS_KEY = 'papanoel:metrics:counters'
 STAGE_KEY_PREFIX = 'papanoel:metrics:stage:'
 STAGE_BUCKETS: tuple[float, ...] = (0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
@@ -37,13 +39,13 @@ class Metrics:
             pipe.execute()
 
     def counters(self) -> dict[str, float]:
-        return {_text(k): _number(v) for k, v in self.conn.hgetall(COUNTERS_KEY).items()}
+        return {text(k): _number(v) for k, v in self.conn.hgetall(COUNTERS_KEY).items()}
 
     def stages(self) -> dict[str, dict[str, float]]:
         result: dict[str, dict[str, float]] = {}
         for key in self.conn.scan_iter(match=STAGE_KEY_PREFIX + '*'):
-            stage = _text(key).removeprefix(STAGE_KEY_PREFIX)
-            result[stage] = {_text(k): _number(v) for k, v in self.conn.hgetall(key).items()}
+            stage = text(key).removeprefix(STAGE_KEY_PREFIX)
+            result[stage] = {text(k): _number(v) for k, v in self.conn.hgetall(key).items()}
         return result
 
     def snapshot(self) -> dict[str, Any]:
@@ -55,10 +57,6 @@ class Metrics:
         return {'counters': dict(sorted(self.counters().items())), 'stages': stages}
 
 
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
 def _number(value: bytes | str) -> float:
-    number = float(_text(value))
+    number = float(text(value))
     return int(number) if number.is_integer() else number

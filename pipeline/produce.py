@@ -18,16 +18,17 @@ from redis import Redis
 
 import events
 from audiocache import AudioCache
+from breakers import BreakerBoard
 from chain import DEFAULT_CHAIN, ChainContext, ChainExhausted, SantaSegment, Strategy, run_chain
 from chain.strategies import ChainHooks
-from compose import RenderSpec, compose_video, load_assets
+from compose import RenderOptions, RenderSpec, compose_video, load_assets
 from locking import VideoLock
 from metrics import Metrics
 from orders import render_script
 from pipeline.checkpoints import Checkpoints
-from providers.base import Speech
+from providers import pricing
+from providers.base import ProviderSet, Speech
 from providers.errors import ProviderError
-from providers.registry import ProviderSet
 from queueing.records import JobRecord, JobRecords, State, checkpoints_key
 from retries import ProviderRetryPolicy
 from storage import Storage
@@ -46,9 +47,13 @@ class Production:
     providers: ProviderSet
     spec: RenderSpec
     compose_timeout: float
+    render: RenderOptions = RenderOptions()
     chain: Sequence[Strategy] = DEFAULT_CHAIN
     retry_policy: ProviderRetryPolicy = field(default_factory=ProviderRetryPolicy)
     audio_cache: AudioCache | None = None
+    #: Consecutive failures that open a provider's circuit (0: no breakers), and for how long.
+    breaker_threshold: int = 5
+    breaker_cooldown_seconds: float = 60
     #: Above the longest stage timeout, so a slow stage never loses the lock.
     lock_ttl_seconds: float = 3600
     #: How long a duplicate delivery waits for the live holder before giving up.
@@ -82,26 +87,41 @@ class _Stages:
 
 
 class _Hooks(ChainHooks):
-    def __init__(self, stages: _Stages, metrics: Metrics, checkpoints: Checkpoints, script: str) -> None:
+    """Stages, checkpoints and per-provider usage (calls, failures, characters, media seconds, cost)."""
+
+    def __init__(
+        self, stages: _Stages, metrics: Metrics, checkpoints: Checkpoints, script: str, speech: Speech | None
+    ) -> None:
         self.stages = stages
         self.metrics = metrics
         self.checkpoints = checkpoints
         self.script = script
+        self.speech_seconds = speech.duration if speech else 0.0
 
     def stage(self, stage: str) -> None:
         self.stages.enter(stage)
 
     def speech_made(self, speech: Speech, *, cached: bool) -> None:
         self.checkpoints.save_speech(speech)
+        self.speech_seconds = speech.duration
         self.metrics.incr('audio_cache_hits' if cached else 'audio_cache_misses')
         if not cached:
-            self.metrics.incr(f'provider:{speech.provider}:characters', len(self.script))
-            self.metrics.incr(f'provider:{speech.provider}:media_seconds', round(speech.duration, 3))
+            self._usage(speech.provider, characters=len(self.script), seconds=speech.duration)
 
     def provider_called(self, kind: str, provider: str, error: ProviderError | None, seconds: float) -> None:
         self.metrics.incr(f'provider:{provider}:calls')
         if error is not None:
             self.metrics.incr(f'provider:{provider}:failures')
+        elif kind != 'tts':  # a clip as long as the speech; TTS usage is counted in speech_made
+            self._usage(provider, seconds=self.speech_seconds)
+
+    def _usage(self, provider: str, *, characters: int = 0, seconds: float = 0.0) -> None:
+        if characters:
+            self.metrics.incr(f'provider:{provider}:characters', characters)
+        self.metrics.incr(f'provider:{provider}:media_seconds', round(seconds, 3))
+        cost = pricing.estimate(provider, characters=characters, seconds=seconds)
+        if cost:
+            self.metrics.incr(f'provider:{provider}:cost_usd', round(cost, 6))
 
 
 def produce_video(video_id: str, conn: Redis, production: Production, *, final_attempt: bool = True) -> str:
@@ -156,7 +176,8 @@ def _produce(records: JobRecords, record: JobRecord, conn: Redis, production: Pr
         stages.enter('script')
         assets = load_assets(production.assets_dir, decode=False)
         script = render_script(record.order)
-        hooks = _Hooks(stages, metrics, checkpoints, script)
+        resumed_speech = checkpoints.speech()
+        hooks = _Hooks(stages, metrics, checkpoints, script, resumed_speech)
         resumed = checkpoints.segment()
         if resumed is not None:
             strategy, segment = resumed
@@ -171,7 +192,12 @@ def _produce(records: JobRecords, record: JobRecord, conn: Redis, production: Pr
                 hooks=hooks,
                 retry_policy=production.retry_policy,
                 audio_cache=production.audio_cache,
-                resumed_speech=checkpoints.speech(),
+                resumed_speech=resumed_speech,
+                breakers=BreakerBoard(
+                    conn, threshold=production.breaker_threshold, cooldown=production.breaker_cooldown_seconds
+                )
+                if production.breaker_threshold
+                else None,
             )
             try:
                 outcome = run_chain(ctx, production.chain)
@@ -180,8 +206,15 @@ def _produce(records: JobRecords, record: JobRecord, conn: Redis, production: Pr
             strategy, segment = outcome.strategy, outcome.segment
             checkpoints.save_segment(strategy, segment)
         stages.enter('compose')
+        # A file per attempt: nothing left of an interrupted attempt can write into it.
         video = compose_video(
-            assets, segment, workdir / 'final.mp4', production.spec, timeout=production.compose_timeout
+            assets,
+            segment,
+            workdir / f'final-{attempt}.mp4',
+            production.spec,
+            timeout=production.compose_timeout,
+            mode=production.render.mode,
+            template_cache_dir=production.render.template_cache_dir,
         )
         stages.enter('store')
         location = production.storage.save(video_id, video)

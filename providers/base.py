@@ -47,6 +47,13 @@ class Provider:
     def close(self) -> None:
         """Release connections; the default holds none."""
 
+    def check_reachable(self) -> str | None:
+        """A cheap call that proves the provider answers (for `health_check.py --deep`).
+
+        Returns None when reachable, else what is wrong. Local providers are always reachable.
+        """
+        return None
+
 
 class TTSProvider(Provider):
     def cache_identity(self) -> dict[str, Any]:
@@ -68,3 +75,16 @@ class TalkingVideoProvider(Provider):
     def generate(self, speech: Speech, script: str, language: str, workdir: Path) -> Path:
         """Return a clip of Papá Noel saying `speech`, saved under `workdir`."""
         raise NotImplementedError("The 'generate' method must be implemented.")
+
+
+@dataclass(frozen=True)
+class ProviderSet:
+    """The configured providers of each kind, in the order the chain tries them."""
+
+    tts: tuple[TTSProvider, ...] = ()
+    lipsync: tuple[LipSyncProvider, ...] = ()
+    video: tuple[TalkingVideoProvider, ...] = ()
+
+    def close(self) -> None:
+        for provider in (*self.tts, *self.lipsync, *self.video):
+            provider.close()

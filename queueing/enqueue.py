@@ -11,7 +11,8 @@ from rq import Queue, Retry
 
 import events
 from orders.model import Order
-from queueing.records import JobRecords, State, decode_text, record_key
+from queueing.records import JobRecords, State, record_key
+from utils.redis_values import text
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ def enqueue_order(
                 state = pipe.hget(key, 'state')
                 if state is not None:
                     log.info(events.ORDER_DUPLICATE, extra={'video_id': order.video_id})
-                    return Enqueued(order.video_id, created=False, state=State(decode_text(state)))
+                    return Enqueued(order.video_id, created=False, state=State(text(state)))
                 pipe.multi()
                 records.create(pipe, order)
                 enqueue_video_job(queue, order.video_id, pipe, job_timeout=job_timeout, retry=retry)

@@ -8,12 +8,12 @@ from functools import cache
 from rq import get_current_job
 
 from audiocache import AudioCache
-from compose import RenderSpec
+from compose import RenderOptions, RenderSpec
 from pipeline import Production, produce_video
-from providers import configured_providers
 from retries import ProviderRetryPolicy
 from settings import Settings
-from storage import LocalStorage
+from storage import build_storage
+from utils.imports import import_string
 
 #: Lock lease beyond the longest stage timeout.
 LOCK_MARGIN_SECONDS = 300
@@ -26,15 +26,21 @@ def current_production() -> Production:
 
 
 def production_from_settings(settings: Settings) -> Production:
-    storage = LocalStorage(settings.output_dir, public_base_url=settings.public_media_base_url)
-    longest_stage = max(settings.tts_timeout_seconds, settings.compose_timeout_seconds)
+    storage = build_storage(settings)
+    longest_stage = max(
+        settings.tts_timeout_seconds,
+        settings.lipsync_deadline_seconds,
+        settings.video_deadline_seconds,
+        settings.compose_timeout_seconds,
+    )
     return Production(
         assets_dir=settings.assets_dir,
         temp_dir=settings.temp_dir,
         storage=storage,
-        providers=configured_providers(settings, storage),
+        providers=import_string(settings.provider_factory)(settings, storage),
         spec=RenderSpec(width=settings.output_width, height=settings.output_height, preset=settings.x264_preset),
         compose_timeout=settings.compose_timeout_seconds,
+        render=RenderOptions(mode=settings.render_mode, template_cache_dir=settings.template_cache_dir),
         retry_policy=ProviderRetryPolicy(
             attempts=settings.provider_retry_attempts,
             base_seconds=settings.provider_retry_base_seconds,
@@ -44,6 +50,8 @@ def production_from_settings(settings: Settings) -> Production:
         lock_ttl_seconds=longest_stage + LOCK_MARGIN_SECONDS,
         lock_wait_seconds=settings.job_timeout_seconds,
         lock_heartbeat_seconds=settings.lock_heartbeat_seconds,
+        breaker_threshold=settings.breaker_failure_threshold,
+        breaker_cooldown_seconds=settings.breaker_cooldown_seconds,
     )
 
 

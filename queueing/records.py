@@ -17,6 +17,7 @@ from redis import Redis
 from redis.client import Pipeline
 
 from orders.model import Order
+from utils.redis_values import text_dict
 
 KEY_PREFIX = 'papanoel:video:'
 TIMELINE_MAX = 200
@@ -88,7 +89,7 @@ class JobRecords:
         raw = self.conn.hgetall(record_key(video_id))
         if not raw:
             return None
-        fields = {decode_text(k): decode_text(v) for k, v in raw.items()}
+        fields = text_dict(raw)
         stages: dict[str, dict[str, float]] = {}
         for name, value in fields.items():
             if name.startswith('stage:'):
@@ -199,7 +200,3 @@ class JobRecords:
     def _event(pipe: Pipeline, video_id: str, event: str, now: float) -> None:
         pipe.rpush(timeline_key(video_id), json.dumps({'at': now, 'event': event}))
         pipe.ltrim(timeline_key(video_id), -TIMELINE_MAX, -1)
-
-
-def decode_text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

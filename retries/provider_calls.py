@@ -13,6 +13,7 @@ from typing import TypeVar
 
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
+import events
 from providers.errors import ProviderRateLimited, TransientProviderError
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ def call_with_retries(
     def before_sleep(state: RetryCallState) -> None:
         error = state.outcome.exception() if state.outcome else None
         log.warning(
-            'provider.retrying',
+            events.PROVIDER_RETRYING,
             extra={'provider': provider, 'attempt': state.attempt_number, 'error_type': type(error).__name__,
                    'wait_seconds': round(state.upcoming_sleep, 2)},
         )  # fmt: skip

@@ -27,6 +27,10 @@ class Storage:
         """Where `video_id` is (or will be) stored: a path or a URL."""
         raise NotImplementedError("The 'location' method must be implemented.")
 
+    def check_writable(self, probe_name: str) -> None:
+        """Write and remove a tiny object named `probe_name`; raise StorageError if that fails."""
+        raise NotImplementedError("The 'check_writable' method must be implemented.")
+
     def publish(self, source: Path, *, name: str, expires_seconds: int = 3600) -> str:
         """Make `source` fetchable by a remote provider under `name`; return its URL (valid `expires_seconds`)."""
         raise StorageError(f'{self.name} storage cannot publish media by URL')

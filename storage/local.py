@@ -43,6 +43,15 @@ class LocalStorage(Storage):
         self._write(source, self.root / 'media' / name)
         return f'{self.public_base_url}/media/{name}'
 
+    def check_writable(self, probe_name: str) -> None:
+        probe = self.root / f'.{probe_name}'
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            probe.write_bytes(b'ok')
+            probe.unlink()
+        except OSError as exc:
+            raise StorageError(f'cannot write to {self.root}: {exc}') from exc
+
     def _write(self, source: Path, final: Path) -> None:
         # Written beside the final name, then renamed: readers see the whole file or nothing.
         partial = final.with_name(f'.{final.name}.{uuid.uuid4().hex[:8]}.partial')

@@ -18,9 +18,11 @@ from pathlib import Path
 import pytest
 from redis import Redis
 
-from compose.placeholders import render_placeholders
-
 SMALL = (180, 320)
+# Set before any test module imports the project: a developer's ./.env (real API keys,
+# say) must never reach the code under test.
+NO_ENV_FILE = '/nonexistent/papanoel.env'
+os.environ['PAPANOEL_ENV_FILE'] = NO_ENV_FILE
 
 
 def _free_port() -> int:
@@ -77,15 +79,25 @@ def redis_conn(redis_url: str) -> Iterator[Redis]:
 @pytest.fixture(scope='session')
 def small_assets(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Placeholder footage at 180x320: the real names and roles, rendered in about a second."""
+    from compose.placeholders import render_placeholders
+
     assets = tmp_path_factory.mktemp('assets')
     render_placeholders(assets, width=SMALL[0], height=SMALL[1])
     return assets
 
 
+@pytest.fixture(scope='session')
+def template_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Shared by the session: prepared templates are keyed by content, so reuse is safe and fast."""
+    return tmp_path_factory.mktemp('template-cache')
+
+
 @pytest.fixture
-def worker_env(tmp_path: Path, small_assets: Path, redis_url: str) -> dict[str, str]:
+def worker_env(tmp_path: Path, small_assets: Path, redis_url: str, template_cache: Path) -> dict[str, str]:
     """Environment for a real `python worker.py` rendering small and fast."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(('REDIS_', 'ASSETS_', 'OUTPUT_'))}
+    # Nothing from the developer's environment or .env leaks into the worker under test.
+    env = {k: v for k, v in os.environ.items() if k in ('PATH', 'HOME', 'LANG', 'LC_ALL', 'TMPDIR', 'CI')}
+    env['PAPANOEL_ENV_FILE'] = NO_ENV_FILE
     env.update(
         REDIS_URL=redis_url,
         ASSETS_DIR=str(small_assets),
@@ -95,5 +107,7 @@ def worker_env(tmp_path: Path, small_assets: Path, redis_url: str) -> dict[str, 
         OUTPUT_HEIGHT=str(SMALL[1]),
         X264_PRESET='veryfast',
         LOG_FORMAT='json',
+        AUDIO_CACHE_DIR=str(tmp_path / 'audio-cache'),
+        TEMPLATE_CACHE_DIR=str(template_cache),
     )
     return env

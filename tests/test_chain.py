@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from chain import DEFAULT_CHAIN, ChainContext, ChainExhausted, run_chain
+from providers.base import ProviderSet
 from providers.errors import ContentRejected, PermanentProviderError, ProviderTimeout
 from providers.fake import FakeLipSync, FakeTalkingVideo, FakeTTS
-from providers.registry import ProviderSet
 
 
 def context(tmp_path: Path, small_assets: Path, providers: ProviderSet) -> ChainContext:

@@ -1,0 +1,118 @@
+"""Benchmark: the template renderer against the single-pass renderer, at the full output spec.
+
+    .venv/bin/python bench/render.py [--repeat N]
+
+Renders the same orders both ways in one run (1080x1920, 30 fps, preset medium: the
+RenderSpec defaults) from placeholder footage and ~17 s of espeak-ng speech, for strategy 3
+(base footage looped under the speech) and strategies 1/2 (a provider-like clip). Template
+preparation runs once, first, and is timed on its own line; per-order times exclude it.
+Each render runs N times, the two renderers taking turns, and the fastest counts, so a busy
+machine skews less; CPU seconds (all FFmpeg processes) are printed alongside. The last
+line reads `s3_speedup=X s1_speedup=Y ssim=Z` (Z: the lowest SSIM between the two renders).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from chain.strategies import SantaSegment
+from compose import RenderSpec, compose_video, load_assets
+from compose.parts import Deadline
+from compose.placeholders import render_placeholders
+from compose.render import RenderMode
+from compose.templates import prepare_template
+from providers.espeak_tts import EspeakTTS
+from utils.proc import run
+
+SCRIPT = (
+    'Ho, ho, ho! Hello, Lucia! Santa Claus here, from my workshop at the North Pole. '
+    'I hear that this year, at seven years old, you have been very good. '
+    'Keep being so kind. Merry Christmas, Lucia!'
+)
+TIMEOUT = 1800
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--repeat', type=int, default=3, help='renders per order and renderer; the fastest counts')
+    args = parser.parse_args()
+    spec = RenderSpec()
+    with tempfile.TemporaryDirectory(prefix='bench-render-') as tmp:
+        work = Path(tmp)
+        render_placeholders(work / 'assets', width=spec.width, height=spec.height, fps=spec.fps)
+        assets = load_assets(work / 'assets', decode=False)
+        speech = EspeakTTS().synthesize(SCRIPT, 'en', work)
+        clip = _provider_clip(assets.santa_base.path, speech.duration, work / 'provider_clip.mp4')
+        cache = work / 'templates'
+        total = assets.intro.duration + speech.duration + assets.outro.duration
+        total -= spec.intro_overlap + spec.outro_overlap
+        print(f'spec {spec.width}x{spec.height} {spec.fps} fps preset={spec.preset} crf={spec.crf}; '
+              f'speech {speech.duration:.2f} s, video {total:.2f} s; best of {args.repeat}')  # fmt: skip
+
+        started = time.monotonic()
+        prepare_template(assets, spec, cache, deadline=Deadline.after(TIMEOUT))
+        print(f'template preparation (once per asset set): {time.monotonic() - started:.1f} s')
+
+        orders = {
+            's3': SantaSegment(assets.santa_base.path, speech, loop_video=True, providers={}),
+            's1': SantaSegment(clip, speech, loop_video=False, providers={}),
+        }
+        speedups: dict[str, float] = {}
+        lowest_ssim = 1.0
+        for name, segment in orders.items():
+            walls: dict[RenderMode, list[float]] = {'single-pass': [], 'template': []}
+            cpus: dict[RenderMode, list[float]] = {'single-pass': [], 'template': []}
+            outputs: dict[RenderMode, Path] = {mode: work / f'{name}-{mode}.mp4' for mode in walls}
+            # Alternating renderers: on a shared machine both see the same background load.
+            for _ in range(args.repeat):
+                for mode in walls:
+                    started, cpu = time.monotonic(), _children_cpu()
+                    compose_video(assets, segment, outputs[mode], spec, timeout=TIMEOUT, mode=mode,
+                                  template_cache_dir=cache)  # fmt: skip
+                    walls[mode].append(time.monotonic() - started)
+                    cpus[mode].append(_children_cpu() - cpu)
+            best = {mode: min(times) for mode, times in walls.items()}
+            ssim = _ssim(outputs['template'], outputs['single-pass'], work / f'{name}.ssim')
+            speedups[name] = best['single-pass'] / best['template']
+            lowest_ssim = min(lowest_ssim, ssim)
+            label = 'strategy 3 (looped base)' if name == 's3' else 'strategies 1/2 (provider clip)'
+            print(f'{label}: single-pass {best["single-pass"]:.2f} s (cpu {min(cpus["single-pass"]):.1f} s), '
+                  f'template {best["template"]:.2f} s (cpu {min(cpus["template"]):.1f} s), '
+                  f'{speedups[name]:.1f}x faster, SSIM {ssim:.4f}')  # fmt: skip
+        print(f's3_speedup={speedups["s3"]:.1f} s1_speedup={speedups["s1"]:.2f} ssim={lowest_ssim:.4f}')
+    return 0
+
+
+def _children_cpu() -> float:
+    """CPU seconds used so far by finished child processes (every FFmpeg run)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _provider_clip(source: Path, seconds: float, out: Path) -> Path:
+    """Like a lip-sync provider's answer: Santa at another size, frame rate and encoding, as long as the speech."""
+    run(['ffmpeg', '-v', 'error', '-y', '-stream_loop', '-1', '-i', str(source), '-t', f'{seconds:.3f}',
+         '-vf', 'scale=720:1280,hue=h=40,fps=25', '-an', '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '20',
+         str(out)], timeout=TIMEOUT)  # fmt: skip
+    return out
+
+
+def _ssim(first: Path, second: Path, log: Path) -> float:
+    """FFmpeg's ssim filter over the whole video: the mean of its per-frame All values."""
+    graph = f"[0:v][1:v]ssim=stats_file='{log}'"
+    run(['ffmpeg', '-v', 'error', '-i', str(first), '-i', str(second), '-lavfi', graph, '-f', 'null', '-'],
+        timeout=TIMEOUT)  # fmt: skip
+    values = [float(m.group(1)) for m in re.finditer(r'All:([0-9.]+)', log.read_text())]
+    return sum(values) / len(values)
+
+
+if __name__ == '__main__':
+    sys.exit(main())

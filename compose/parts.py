@@ -1,0 +1,136 @@
+"""Encode pieces of the timeline that join into one H.264 stream by stream copy.
+
+Every part is encoded with the same x264 settings, so each one carries the same SPS/PPS
+and the concat demuxer can put them back to back without re-encoding. Each part starts
+with an IDR frame (a fresh encode always does) and ends on a closed GOP (x264's default),
+so no frame refers across a join.
+
+The frames are the single-pass graph's frames: the same scale/pad/fps chain and the same
+xfade, only cut to a range. The range cut sits right after `fps` (which numbers the
+frames), before scaling, so skipped frames are decoded but never scaled. Every frame of
+the single-pass output goes through an xfade, and xfade may work in another pixel format
+than the output's (FFmpeg 5.1's has no yuv420p, so FFmpeg converts to yuv444p and back):
+parts without a crossfade of their own go through one that never starts (`unblended`),
+so their pixels take the same round trip.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import ffmpeg
+
+from compose.frame_plan import seconds_text
+from compose.spec import RenderSpec
+from utils.proc import run
+
+# x264 writes its SPS/PPS from the parameters alone, not from the content, when stitchable:
+# parts encoded separately then concatenate into one valid stream.
+X264_PARAMS = 'stitchable=1'
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """One time budget shared by all the FFmpeg runs of a render."""
+
+    at: float
+
+    @classmethod
+    def after(cls, seconds: float) -> Deadline:
+        return cls(time.monotonic() + seconds)
+
+    def remaining(self) -> float:
+        # Never 0: utils.proc.run would wait forever on a zero timeout; a tiny one fails fast.
+        return max(self.at - time.monotonic(), 0.001)
+
+
+@dataclass(frozen=True)
+class Footage:
+    """A video input, looped `loops` extra times like the single-pass graph loops the base footage."""
+
+    path: Path
+    loops: int = 0
+
+    def input(self) -> Any:
+        if self.loops:
+            return ffmpeg.input(str(self.path), stream_loop=self.loops)
+        return ffmpeg.input(str(self.path))
+
+
+def loops_for(seconds: float, clip_seconds: float) -> int:
+    """Extra plays of a clip the single-pass graph asks for to cover `seconds`."""
+    return math.ceil(seconds / clip_seconds)
+
+
+def fitted(stream: Any, spec: RenderSpec, seconds: float, *, first: int = 0, end: int | None = None) -> Any:
+    """Frames [first, end) of single_pass._fit(stream, spec, seconds), timestamps from 0."""
+    return shaped(numbered(stream, spec, seconds), spec, first=first, end=end)
+
+
+def numbered(stream: Any, spec: RenderSpec, seconds: float) -> Any:
+    """The output frames of a clip, padded or cut to `seconds`, before any scaling.
+
+    Several `shaped` ranges of one numbered stream decode the clip once (FFmpeg splits it).
+    """
+    return (
+        stream.filter('fps', spec.fps)
+        .filter('tpad', stop_mode='clone', stop_duration=seconds)
+        .filter('trim', duration=seconds)
+    )
+
+
+def shaped(numbered_stream: Any, spec: RenderSpec, *, first: int = 0, end: int | None = None) -> Any:
+    """Frames [first, end) of a numbered stream, scaled and padded into the output frame."""
+    cut: dict[str, int] = {}
+    if first:
+        cut['start_frame'] = first
+    if end is not None:
+        cut['end_frame'] = end
+    stream = numbered_stream.filter('trim', **cut) if cut else numbered_stream
+    return (
+        stream.filter('scale', spec.width, spec.height, flags='lanczos', force_original_aspect_ratio='decrease')
+        .filter('pad', spec.width, spec.height, '(ow-iw)/2', '(oh-ih)/2', color='black')
+        .filter('setsar', 1)
+        .filter('format', spec.pixel_format)
+        .filter('setpts', 'PTS-STARTPTS')
+    )
+
+
+def crossfade(first: Any, second: Any, *, offset_frames: int, fade_seconds: float, fps: int) -> Any:
+    """The single-pass xfade, starting `offset_frames` into `first`.
+
+    `fade_seconds` is passed as the single-pass graph passes it, so xfade derives the same
+    per-frame blend weights from it.
+    """
+    return ffmpeg.filter(
+        [first, second],
+        'xfade',
+        transition='fade',
+        duration=fade_seconds,
+        offset=seconds_text(offset_frames, fps),
+    )
+
+
+def unblended(stream: Any, spec: RenderSpec, *, frame_count: int) -> Any:
+    """`stream` through an xfade that starts after its last frame: pixels as the single-pass graph makes them."""
+    never = ffmpeg.input(f'color=c=black:s={spec.width}x{spec.height}:r={spec.fps}', f='lavfi').filter(
+        'format', spec.pixel_format
+    )
+    return crossfade(stream, never, offset_frames=frame_count, fade_seconds=1 / spec.fps, fps=spec.fps)
+
+
+def video_args(spec: RenderSpec) -> dict[str, str | int]:
+    return {**spec.video_codec_args(), 'x264-params': X264_PARAMS}
+
+
+def encode(stream: Any, out: Path, spec: RenderSpec, *, frame_count: int, deadline: Deadline, **extra: str) -> Path:
+    """Encode the first `frame_count` frames of `stream` into `out` (MP4, video only)."""
+    clip = stream.filter('trim', end_frame=frame_count).filter('setpts', 'PTS-STARTPTS')
+    output = ffmpeg.output(clip, str(out), f='mp4', an=None, **video_args(spec), **extra)
+    args: list[str] = output.global_args('-hide_banner', '-nostdin', '-v', 'error').compile(overwrite_output=True)
+    run(args, timeout=deadline.remaining())
+    return out

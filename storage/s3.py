@@ -1,0 +1,101 @@
+"""Videos as objects in an S3-compatible bucket: AWS S3, MinIO, Cloudflare R2, or Google Cloud
+Storage through its XML interoperability API (pick one with `endpoint_url`).
+
+Nothing is public: providers and downloads get presigned GET URLs that expire.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+from boto3.exceptions import Boto3Error  # type: ignore[import-untyped]
+from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
+
+import events
+from storage.base import Storage, StorageError
+
+log = logging.getLogger(__name__)
+
+_MEDIA_NAME = re.compile(r'^[A-Za-z0-9_.-]{1,128}$')
+# SigV4 presigned URLs are valid for at most 7 days.
+MAX_EXPIRES_SECONDS = 7 * 24 * 3600
+_NOT_FOUND = {'404', 'NoSuchKey', 'NotFound'}
+_CONTENT_TYPES = {'.mp4': 'video/mp4', '.wav': 'audio/wav', '.mp3': 'audio/mpeg', '.jpg': 'image/jpeg',
+                  '.jpeg': 'image/jpeg', '.png': 'image/png'}  # fmt: skip
+
+
+class S3Storage(Storage):
+    name = 's3'
+
+    def __init__(self, bucket: str, prefix: str = '', *, client: Any) -> None:
+        if not bucket:
+            raise StorageError('S3 storage needs a bucket (S3_BUCKET)')
+        self.bucket = bucket
+        # 'videos' and 'videos/' both mean the folder videos/.
+        self.prefix = f'{prefix.strip("/")}/' if prefix.strip('/') else ''
+        self.client = client
+
+    def key(self, video_id: str) -> str:
+        return f'{self.prefix}{self.object_name(video_id)}'
+
+    def location(self, video_id: str) -> str:
+        return f's3://{self.bucket}/{self.key(video_id)}'
+
+    def exists(self, video_id: str) -> bool:
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self.key(video_id))
+        except ClientError as exc:
+            if str(exc.response.get('Error', {}).get('Code')) in _NOT_FOUND:
+                return False
+            raise StorageError(f'cannot check {self.location(video_id)}: {exc}') from exc
+        except BotoCoreError as exc:
+            raise StorageError(f'cannot check {self.location(video_id)}: {exc}') from exc
+        return True
+
+    def save(self, video_id: str, source: Path) -> str:
+        # No temp key + copy + delete: an S3 object appears only when its PUT (or the final
+        # CompleteMultipartUpload of a large file) succeeds, so readers see all of it or nothing.
+        self._upload(source, self.key(video_id))
+        return self.location(video_id)
+
+    def publish(self, source: Path, *, name: str, expires_seconds: int = 3600) -> str:
+        """Upload under `<prefix>media/<name>`; return a presigned GET URL valid `expires_seconds`."""
+        if not _MEDIA_NAME.match(name):
+            raise StorageError(f'invalid media name {name!r}')
+        key = f'{self.prefix}media/{name}'
+        self._upload(source, key)
+        return self._presign(key, expires_seconds)
+
+    def check_writable(self, probe_name: str) -> None:
+        key = f'{self.prefix}.{probe_name}'
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=b'ok')
+            self.client.delete_object(Bucket=self.bucket, Key=key)
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(f'cannot write to s3://{self.bucket}/{self.prefix}: {exc}') from exc
+
+    def presigned_url(self, video_id: str, expires_seconds: int = 3600) -> str:
+        """A time-limited download link for a finished video."""
+        return self._presign(self.key(video_id), expires_seconds)
+
+    def _upload(self, source: Path, key: str) -> None:
+        extra = {'ContentType': _CONTENT_TYPES.get(source.suffix.lower(), 'application/octet-stream')}
+        try:
+            self.client.upload_file(str(source), self.bucket, key, ExtraArgs=extra)
+        except (Boto3Error, BotoCoreError, ClientError, OSError) as exc:
+            raise StorageError(f'could not store s3://{self.bucket}/{key}: {exc}') from exc
+        log.debug(events.STORAGE_UPLOADED, extra={'bucket': self.bucket, 'key': key})
+
+    def _presign(self, key: str, expires_seconds: int) -> str:
+        if not 1 <= expires_seconds <= MAX_EXPIRES_SECONDS:
+            raise StorageError(f'expires_seconds must be 1..{MAX_EXPIRES_SECONDS}, not {expires_seconds}')
+        try:
+            url: str = self.client.generate_presigned_url(
+                'get_object', Params={'Bucket': self.bucket, 'Key': key}, ExpiresIn=expires_seconds
+            )
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(f'cannot sign a URL for s3://{self.bucket}/{key}: {exc}') from exc
+        return url

@@ -1,0 +1,344 @@
+"""Local fake servers speaking the TTS and lip-sync vendors' documented contracts.
+
+Each fake runs on a pytest-httpserver `HTTPServer` (threaded, loopback) and has a `mode` to
+switch failures on: rate limits with and without Retry-After, 5xx, slow answers (longer than
+the client's read timeout), FAILED/REJECTED jobs, malformed JSON and truncated media.
+Media they return is real: audio and video rendered by FFmpeg; the lip-sync fakes fetch the
+published input URLs (so a test proves they work) and answer with the input video re-encoded
+with the speech muxed in. Contracts: /work/shared/reference/provider-contracts.md 1, 2 and 5.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import json
+import re
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from utils.proc import run
+
+FFMPEG_TIMEOUT = 60
+_IDEMPOTENCY_KEY = re.compile(r'^[A-Za-z0-9._~-]{1,128}$')
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: Any
+
+
+def _record(request: Request) -> Recorded:
+    try:
+        body = json.loads(request.get_data(as_text=True) or 'null')
+    except ValueError:
+        body = request.get_data(as_text=True)
+    return Recorded(
+        request.method,
+        request.path,
+        dict(request.args),
+        {k.lower(): v for k, v in request.headers.items()},
+        body,
+    )
+
+
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(json.dumps(body), status=status, headers=headers or {}, content_type='application/json')
+
+
+def render_tone(path: Path, seconds: float) -> Path:
+    """A real audio file (format from the suffix) `seconds` long."""
+    run(
+        ['ffmpeg', '-v', 'error', '-y', '-f', 'lavfi', '-i', f'sine=f=180:r=44100:d={seconds}', str(path)],
+        timeout=FFMPEG_TIMEOUT,
+    )
+    return path
+
+
+@functools.cache
+def _tone_mp3(seconds: float) -> bytes:
+    with tempfile.TemporaryDirectory() as tmp:
+        return render_tone(Path(tmp) / 'tone.mp3', seconds).read_bytes()
+
+
+def lipsynced_clip(video_url: str, audio_url: str, out: Path) -> Path:
+    """What a lip-sync vendor hands back: the input video re-encoded with the speech, fetched by URL."""
+    inputs = []
+    for url, name in ((video_url, 'in-video'), (audio_url, 'in-audio')):
+        response = requests.get(url, timeout=10)
+        response.raise_for_status()  # an unpublished URL fails the fake, hence the test
+        local = out.with_name(f'{out.stem}-{name}{Path(url).suffix}')
+        local.write_bytes(response.content)
+        inputs.append(local)
+    run(
+        ['ffmpeg', '-v', 'error', '-y', '-i', str(inputs[0]), '-i', str(inputs[1]), '-map', '0:v', '-map', '1:a',
+         '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-shortest', str(out)],
+        timeout=FFMPEG_TIMEOUT,
+    )  # fmt: skip
+    return out
+
+
+class _Fake:
+    def __init__(self, server: HTTPServer, files: Path) -> None:
+        self.server = server
+        self.files = files
+        files.mkdir(parents=True, exist_ok=True)
+        self.mode = 'ok'
+        self.delay = 1.0  # seconds a 'slow' answer takes
+        self.requests: list[Recorded] = []
+        self._lock = threading.Lock()
+        server.expect_request(re.compile(r'^/files/[^/]+$'), method='GET').respond_with_handler(self._file)
+
+    @property
+    def base_url(self) -> str:
+        return self.server.url_for('').rstrip('/')
+
+    def calls(self, method: str, path_prefix: str) -> list[Recorded]:
+        return [r for r in self.requests if r.method == method and r.path.startswith(path_prefix)]
+
+    def _keep(self, request: Request) -> Recorded:
+        recorded = _record(request)
+        with self._lock:
+            self.requests.append(recorded)
+        return recorded
+
+    def _file(self, request: Request) -> Response:
+        self._keep(request)
+        path = self.files / Path(request.path).name
+        if not path.is_file():
+            return Response('not found', status=404)
+        data = path.read_bytes()
+        if self.mode == 'truncated':
+            data = data[: len(data) // 2]  # the connection "dropped" halfway: headers fine, body cut
+        return Response(data, content_type='video/mp4')
+
+
+class FakeElevenLabs(_Fake):
+    """`POST /v1/text-to-speech/{voice_id}/with-timestamps` and `GET /v1/voices/{voice_id}` (section 1).
+
+    Modes: ok, rate_limited (429 too_many_concurrent_requests, Retry-After: 7), system_busy (429,
+    no Retry-After), unauthorized (401 invalid_api_key), quota (401 quota_exceeded), server_error
+    (500), slow, malformed (200 that is not JSON), bad_audio (base64 of bytes that are not audio).
+    """
+
+    def __init__(self, server: HTTPServer, files: Path, *, api_key: str = 'test-key', seconds: float = 1.2) -> None:
+        super().__init__(server, files)
+        self.api_key = api_key
+        self.audio = _tone_mp3(seconds)
+        self.seconds = seconds
+        server.expect_request(
+            re.compile(r'^/v1/text-to-speech/[^/]+/with-timestamps$'), method='POST'
+        ).respond_with_handler(self._tts)
+        server.expect_request(re.compile(r'^/v1/voices/[^/]+$'), method='GET').respond_with_handler(self._voice)
+
+    def _voice(self, request: Request) -> Response:
+        recorded = self._keep(request)
+        if recorded.headers.get('xi-api-key') != self.api_key or self.mode == 'unauthorized':
+            return self._error(401, 'invalid_api_key')
+        return _json({'voice_id': Path(request.path).name, 'name': 'Papá Noel', 'category': 'cloned'})
+
+    def _error(self, status: int, code: str, headers: dict[str, str] | None = None) -> Response:
+        return _json({'detail': {'status': code, 'message': f'fake {code}'}}, status, headers)
+
+    def _tts(self, request: Request) -> Response:
+        recorded = self._keep(request)
+        if recorded.headers.get('xi-api-key') != self.api_key or self.mode == 'unauthorized':
+            return self._error(401, 'invalid_api_key')
+        if not isinstance(recorded.body, dict) or not recorded.body.get('text'):
+            return _json({'detail': [{'loc': ['body', 'text'], 'msg': 'field required'}]}, 422)
+        match self.mode:
+            case 'rate_limited':
+                return self._error(429, 'too_many_concurrent_requests', {'Retry-After': '7'})
+            case 'system_busy':
+                return self._error(429, 'system_busy')
+            case 'quota':
+                return self._error(401, 'quota_exceeded')
+            case 'server_error':
+                return _json({'detail': {'status': 'internal_error', 'message': 'boom'}}, 500)
+            case 'malformed':
+                return Response('{"audio_base64": "AAAA', status=200, content_type='application/json')
+            case 'slow':
+                time.sleep(self.delay)
+        audio = b'this is not audio at all' * 40 if self.mode == 'bad_audio' else self.audio
+        text = recorded.body['text']
+        step = self.seconds / max(len(text), 1)
+        alignment = {
+            'characters': list(text),
+            'character_start_times_seconds': [round(i * step, 3) for i in range(len(text))],
+            'character_end_times_seconds': [round((i + 1) * step, 3) for i in range(len(text))],
+        }
+        return _json(
+            {
+                'audio_base64': base64.b64encode(audio).decode(),
+                'alignment': alignment,
+                'normalized_alignment': alignment,
+            }
+        )
+
+
+@dataclass
+class _Generation:
+    id: str
+    body: dict[str, Any]
+    status: str = 'PENDING'
+    polls: int = 0
+    output: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class FakeSyncLabs(_Fake):
+    """`POST /v2/generate`, `GET /v2/generate/{id}`, output served under /files/ (section 2).
+
+    Modes: ok, failed, failed_transient (FAILED with error_code internal_error), rejected,
+    rate_limited (429 rate_limit_exceeded with Retry-After: 3), concurrency (429, other errorCode,
+    no Retry-After), server_error (500 on create), quota (402), malformed (create answers non-JSON),
+    never_finishes (stays PROCESSING), poll_errors (the first two polls answer 503), truncated
+    (the output file is served cut in half).
+    """
+
+    def __init__(self, server: HTTPServer, files: Path, *, api_key: str = 'sync-key') -> None:
+        super().__init__(server, files)
+        self.api_key = api_key
+        self.generations: dict[str, _Generation] = {}
+        self.by_key: dict[str, str] = {}
+        server.expect_request('/v2/generate', method='POST').respond_with_handler(self._create)
+        server.expect_request(re.compile(r'^/v2/generate/[^/]+$'), method='GET').respond_with_handler(self._get)
+
+    @staticmethod
+    def _error(status: int, code: str, headers: dict[str, str] | None = None) -> Response:
+        return _json(
+            {'statusCode': status, 'errorCode': code, 'message': f'fake {code}', 'error': code}, status, headers
+        )
+
+    def _create(self, request: Request) -> Response:
+        recorded = self._keep(request)
+        if recorded.headers.get('x-api-key') != self.api_key:
+            return self._error(401, 'unauthorized')
+        key = recorded.headers.get('idempotency-key')
+        if key is not None and not _IDEMPOTENCY_KEY.match(key):
+            return self._error(400, 'INVALID_IDEMPOTENCY_KEY')
+        body = recorded.body
+        kinds = [item.get('type') for item in body.get('input', [])] if isinstance(body, dict) else []
+        if not isinstance(body, dict) or not body.get('model') or 'video' not in kinds or 'audio' not in kinds:
+            return self._error(400, 'bad_request')
+        match self.mode:
+            case 'rate_limited':
+                return self._error(429, 'rate_limit_exceeded', {'Retry-After': '3'})
+            case 'concurrency':
+                return self._error(429, 'concurrency_limit_exceeded')
+            case 'server_error':
+                return self._error(500, 'internal_error')
+            case 'quota':
+                return self._error(402, 'payment_required')
+            case 'malformed':
+                return Response('<html>bad gateway</html>', status=200, content_type='text/html')
+        with self._lock:
+            if key is not None and key in self.by_key:
+                return _json(self._public(self.generations[self.by_key[key]]), 200)
+            generation = _Generation(id=str(uuid.uuid4()), body=body)
+            self.generations[generation.id] = generation
+            if key is not None:
+                self.by_key[key] = generation.id
+        return _json(self._public(generation), 201)
+
+    def _get(self, request: Request) -> Response:
+        recorded = self._keep(request)
+        if recorded.headers.get('x-api-key') != self.api_key:
+            return self._error(401, 'unauthorized')
+        generation = self.generations.get(Path(request.path).name)
+        if generation is None:
+            return self._error(404, 'not_found')
+        generation.polls += 1
+        if self.mode == 'poll_errors' and generation.polls <= 2:
+            return self._error(503, 'service_unavailable')
+        if generation.status == 'PENDING':
+            generation.status = 'PROCESSING'
+        elif generation.status == 'PROCESSING' and self.mode != 'never_finishes':
+            self._finish(generation)
+        return _json(self._public(generation))
+
+    def _finish(self, generation: _Generation) -> None:
+        if self.mode == 'rejected':
+            generation.status = 'REJECTED'
+            generation.extra = {'error': 'content moderation', 'error_code': 'content_rejected'}
+        elif self.mode == 'failed':
+            generation.status = 'FAILED'
+            generation.extra = {'error': 'no face detected in the video', 'error_code': 'face_not_detected'}
+        elif self.mode == 'failed_transient':
+            generation.status = 'FAILED'
+            generation.extra = {'error': 'worker crashed', 'error_code': 'internal_error'}
+        else:
+            urls = {item['type']: item['url'] for item in generation.body['input']}
+            lipsynced_clip(urls['video'], urls['audio'], self.files / f'{generation.id}.mp4')
+            generation.status = 'COMPLETED'
+            generation.output = f'{self.base_url}/files/{generation.id}.mp4'
+
+    @staticmethod
+    def _public(generation: _Generation) -> dict[str, Any]:
+        return {
+            'id': generation.id,
+            'createdAt': '2026-11-22T00:00:00Z',
+            'status': generation.status,
+            'model': generation.body.get('model'),
+            'input': generation.body.get('input'),
+            'options': generation.body.get('options'),
+            'outputUrl': generation.output,
+            'outputDuration': None,
+            'error': generation.extra.get('error'),
+            'error_code': generation.extra.get('error_code'),
+        }
+
+
+class FakeCog(_Fake):
+    """A Cog server for a lip-sync model: `POST /predictions` (synchronous), `GET /health-check` (section 5).
+
+    Modes: ok (output is a URL), data_uri (output inlined as a data URI), failed ("Face not
+    detected"), failed_oom (CUDA out of memory), busy (409), server_error (500), slow, malformed,
+    truncated (the output URL serves half the MP4).
+    """
+
+    def __init__(self, server: HTTPServer, files: Path) -> None:
+        super().__init__(server, files)
+        server.expect_request('/predictions', method='POST').respond_with_handler(self._predict)
+        server.expect_request('/health-check', method='GET').respond_with_handler(
+            lambda request: _json({'status': 'BUSY' if self.mode == 'busy' else 'READY', 'setup': {}})
+        )
+
+    def _predict(self, request: Request) -> Response:
+        recorded = self._keep(request)
+        body = recorded.body
+        if not isinstance(body, dict) or not isinstance(body.get('input'), dict):
+            return _json({'detail': [{'loc': ['body', 'input'], 'msg': 'field required'}]}, 422)
+        match self.mode:
+            case 'busy':
+                return _json({'detail': 'Already running a prediction'}, 409)
+            case 'server_error':
+                return Response('Internal Server Error', status=500)
+            case 'malformed':
+                return Response('{"status": "succ', status=200, content_type='application/json')
+            case 'failed':
+                return _json({'status': 'failed', 'error': "ValueError('Face not detected! Ensure the video...')"})
+            case 'failed_oom':
+                return _json({'status': 'failed', 'error': 'torch.OutOfMemoryError: CUDA out of memory.'})
+            case 'slow':
+                time.sleep(self.delay)
+        name = f'{uuid.uuid4().hex[:8]}.mp4'
+        clip = lipsynced_clip(body['input']['video'], body['input']['audio'], self.files / name)
+        if self.mode == 'data_uri':
+            output = 'data:video/mp4;base64,' + base64.b64encode(clip.read_bytes()).decode()
+        else:
+            output = f'{self.base_url}/files/{name}'
+        return _json({'status': 'succeeded', 'output': output, 'logs': '', 'metrics': {'predict_time': 0.1}})
