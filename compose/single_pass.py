@@ -75,7 +75,11 @@ def audio_mix(
 
     Shared with the template renderer, which encodes the same soundtrack per order.
     """
-    intro_a = _bed(intro, intro_in, spec, timeline.intro).filter(
+    # ffmpeg-python merges identical nodes: two silent beds of one length would become one
+    # stream feeding two filters, so each silent bed takes its own branch of one silence.
+    # (An unused split is left out of the graph.)
+    silence = _silence(spec).asplit()
+    intro_a = _bed(intro, intro_in, silence[0], spec, timeline.intro).filter(
         'afade', t='out', st=timeline.intro - timeline.intro_overlap, d=timeline.intro_overlap
     )
     speech_a = _stereo(
@@ -83,7 +87,7 @@ def audio_mix(
         spec,
     ).filter('adelay', delays=f'{round(timeline.santa_start * 1000)}', all=1)
     outro_a = (
-        _bed(outro, outro_in, spec, timeline.outro)
+        _bed(outro, outro_in, silence[1], spec, timeline.outro)
         .filter('afade', t='in', st=0, d=timeline.outro_overlap)
         .filter('adelay', delays=f'{round(timeline.outro_start * 1000)}', all=1)
     )
@@ -114,12 +118,13 @@ def _stereo(stream: Any, spec: RenderSpec) -> Any:
     )
 
 
-def _bed(info: MediaInfo, source: Any, spec: RenderSpec, seconds: float) -> Any:
-    """An intro/outro's own audio, or silence when it has none, exactly `seconds` long."""
-    if info.has_audio:
-        stream = _stereo(source.audio, spec)
-    else:
-        stream = ffmpeg.input(f'anullsrc=r={spec.sample_rate}:cl=stereo', f='lavfi').audio.filter(
-            'aformat', sample_fmts='fltp'
-        )
+def _silence(spec: RenderSpec) -> Any:
+    return ffmpeg.input(f'anullsrc=r={spec.sample_rate}:cl=stereo', f='lavfi').audio.filter(
+        'aformat', sample_fmts='fltp'
+    )
+
+
+def _bed(info: MediaInfo, source: Any, silence: Any, spec: RenderSpec, seconds: float) -> Any:
+    """An intro/outro's own audio, or `silence` when it has none, exactly `seconds` long."""
+    stream = _stereo(source.audio, spec) if info.has_audio else silence
     return stream.filter('apad', whole_dur=seconds).filter('atrim', duration=seconds).filter('asetpts', 'PTS-STARTPTS')

@@ -59,7 +59,9 @@ def _provider_clip(source: Path, seconds: float, out: Path) -> Path:
     return out
 
 
-def _moving_assets(directory: Path, *, base_rate: str = '30', base_seconds: float = 2.0) -> Path:
+def _moving_assets(
+    directory: Path, *, base_rate: str = '30', base_seconds: float = 2.0, with_sound: bool = True
+) -> Path:
     """Footage whose every frame differs from the next, under the real assets' names."""
     directory.mkdir(parents=True, exist_ok=True)
     size = f'{SPEC.width}x{SPEC.height}'
@@ -70,7 +72,7 @@ def _moving_assets(directory: Path, *, base_rate: str = '30', base_seconds: floa
     ]
     for name, video, tone in clips:
         args = ['ffmpeg', '-v', 'error', '-y', '-f', 'lavfi', '-i', video]
-        if tone:
+        if tone and with_sound:
             args += ['-f', 'lavfi', '-i', f'sine=f={tone}:r=48000:d=2', '-c:a', 'aac', '-shortest']
         args += ['-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', str(directory / name)]
         run(args, timeout=TIMEOUT)
@@ -232,6 +234,18 @@ def test_base_footage_that_does_not_loop_on_whole_frames(tmp_path: Path, monkeyp
     assert probe(fast).video_frames == probe(reference).video_frames
     bad, _ = _misaligned_frames(fast, reference, tmp_path)
     assert bad == []
+
+
+def test_silent_intro_and_outro_of_the_same_length_render_both_ways(tmp_path: Path) -> None:
+    # Both beds are then the same silence: each needs its own copy in the FFmpeg graph.
+    assets = load_assets(_moving_assets(tmp_path / 'assets', with_sound=False), decode=False)
+    assert not assets.intro.has_audio and not assets.outro.has_audio
+    assert assets.intro.duration == assets.outro.duration
+    speech = FakeTTS(seconds=MOVING_SPEECH_SECONDS).synthesize('x', 'es', tmp_path)
+    segment = SantaSegment(assets.santa_base.path, speech, True, {})
+    timeline = _timeline(assets, MOVING_SPEECH_SECONDS)
+    for rendered in _render_both(assets, segment, tmp_path, tmp_path / 'cache'):
+        assert_output_spec(rendered, width=SPEC.width, height=SPEC.height, duration=timeline.total)
 
 
 def test_a_prepared_template_is_reused_without_running_ffmpeg(
