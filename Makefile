@@ -7,7 +7,7 @@ AGE ?= 6
 MESSAGE ?= Gracias por ayudar tanto en casa este año
 LANGUAGE ?= es
 
-.PHONY: demo test lint typecheck pytest assets worker bootstrap bootstrap-test format clean
+.PHONY: demo test lint typecheck pytest assets worker serve bootstrap bootstrap-test format clean
 
 demo: bootstrap assets
 	@LOG_FORMAT=$${LOG_FORMAT:-text} $(BIN)/python cli.py demo --name "$(NAME)" --age "$(AGE)" --message "$(MESSAGE)" --language "$(LANGUAGE)"
@@ -32,6 +32,11 @@ assets: bootstrap
 
 worker: bootstrap assets
 	$(BIN)/python worker.py
+
+# The web side on PORT (default 8000). Without REDIS_URL it also runs the embedded Redis and one
+# worker in the same process, and prints a generated admin token for /admin.
+serve: bootstrap assets
+	$(BIN)/python -m web
 
 format: bootstrap-test
 	$(BIN)/ruff format .

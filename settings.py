@@ -154,6 +154,32 @@ class Settings(BaseSettings):
         # (which boto3 would use instead of looking for a role).
         return None if value == '' else value
 
+    # --- Web (web/, `make serve`) ---
+    # Where `python -m web` listens. PORT is the name hosting platforms set.
+    web_host: str = '127.0.0.1'
+    port: int = Field(default=8000, ge=1, le=65535)
+    # Web processes, each with its own SO_REUSEPORT socket on PORT; more than 1 needs REDIS_URL (the
+    # embedded Redis lives in one process).
+    web_workers: int = Field(default=1, ge=1, le=64)
+    # Proxies whose X-Forwarded-For is believed (uvicorn's option): it gives the client IP the rate limit counts.
+    forwarded_allow_ips: str = '127.0.0.1'
+    # uvicorn's access log; off by default because download URLs carry their token in the query string.
+    web_access_log: bool = False
+    # Origins (comma-separated) whose pages may call the API from a browser; empty: same origin only.
+    cors_origins: str = ''
+    # Bearer token of /admin and /api/admin/*; empty: admin answers 503 (`make serve` without REDIS_URL makes one).
+    admin_token: SecretStr | None = None
+    # HMAC key of download links; empty: one is generated once and shared by every web process through Redis.
+    download_token_secret: SecretStr | None = None
+    download_token_ttl_seconds: int = Field(default=86400, ge=60)
+    # Orders (POST /api/videos) per client IP per window; 0 turns the limit off.
+    rate_limit_orders: int = Field(default=10, ge=0)
+    rate_limit_window_seconds: int = Field(default=600, ge=1)
+    # Larger request bodies are refused with 413 before they are read.
+    max_request_bytes: int = Field(default=16384, ge=1024)
+    # How long an Idempotency-Key is remembered.
+    idempotency_ttl_seconds: int = Field(default=86400, ge=60)
+
     log_level: Literal['DEBUG', 'INFO', 'WARNING', 'ERROR'] = 'INFO'
     log_format: Literal['json', 'text'] = 'json'
 

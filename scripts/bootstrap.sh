@@ -23,9 +23,10 @@ if [ -z "$python" ] || ! "$python" -c 'import sys; sys.exit(sys.version_info < (
 fi
 
 # --- System tools -----------------------------------------------------------------------
-declare -A package_of=([ffmpeg]=ffmpeg [ffprobe]=ffmpeg [espeak-ng]=espeak-ng [redis-server]=redis-server)
+declare -A package_of=([ffmpeg]=ffmpeg [ffprobe]=ffmpeg [espeak-ng]=espeak-ng [redis-server]=redis-server [chromium]=chromium)
 tools=(ffmpeg ffprobe espeak-ng)
-[ "$mode" = test ] && tools+=(redis-server)
+# chromium: the browser test (tests/test_browser.py) drives Debian's build through Playwright.
+[ "$mode" = test ] && tools+=(redis-server chromium)
 
 missing_packages=()
 for tool in "${tools[@]}"; do

@@ -1,0 +1,457 @@
+// The landing page: order form with the order model's rules checked here too (in both
+// languages), then a progress view that polls the status until the video plays.
+// No framework, no build step; every text lives in MESSAGES.
+'use strict';
+
+(function () {
+  const NAME_MAX = 40;
+  const MESSAGE_MAX = 300;
+  const POLL_MS = 1500;
+  const STORAGE_LANG = 'papanoel-lang';
+  const STORAGE_ORDER = 'papanoel-order';
+
+  const MESSAGES = {
+    es: {
+      skip: 'Saltar al contenido',
+      brand: 'Papá Noel',
+      title: 'Un vídeo de Papá Noel, solo para tu peque',
+      lead: 'Papá Noel dirá su nombre y tu mensaje. Lo tendrás listo en unos minutos.',
+      name_label: 'Nombre del niño o la niña',
+      name_hint: 'Tal como quieres que lo diga Papá Noel.',
+      age_label: 'Edad',
+      age_hint: 'De 1 a 17 años.',
+      message_label: 'Tu mensaje (opcional)',
+      message_hint: 'Papá Noel lo leerá en voz alta.',
+      email_label: 'Tu correo electrónico',
+      email_hint: 'Solo para avisarte si algo sale mal.',
+      language_label: 'Idioma del vídeo',
+      consent_label: 'Soy su madre, padre o tutor y acepto que se cree este vídeo con su nombre.',
+      submit: 'Pedir mi vídeo',
+      sending: 'Enviando…',
+      progress_title: 'Papá Noel está preparando tu vídeo',
+      done_title: '¡Tu vídeo de Papá Noel está listo!',
+      failed_title: 'Vaya, algo ha salido mal',
+      download: 'Descargar el vídeo',
+      new_order: 'Pedir otro vídeo',
+      footer: 'Hecho con cariño en el Polo Norte. Tus datos solo se usan para crear este vídeo.',
+      toggle: 'English',
+      toggle_lang: 'en',
+      // Field rules, as in orders/model.py.
+      name_required: 'Escribe el nombre del niño o la niña.',
+      name_long: 'El nombre puede tener como máximo ' + NAME_MAX + ' caracteres.',
+      name_start: 'El nombre debe empezar por una letra.',
+      name_chars: 'El nombre solo puede tener letras, espacios, guiones y apóstrofos.',
+      age_required: 'Indica la edad.',
+      age_whole: 'La edad debe ser un número entero de años.',
+      age_range: 'La edad debe estar entre 1 y 17 años.',
+      message_long: 'El mensaje puede tener como máximo ' + MESSAGE_MAX + ' caracteres.',
+      markup: 'Escribe solo texto, sin < > ni códigos.',
+      control: 'Contiene un carácter no permitido.',
+      email_required: 'Indica tu correo electrónico.',
+      email_invalid: 'El correo electrónico no es válido.',
+      consent_required: 'Necesitamos tu consentimiento para crear el vídeo.',
+      fix_fields: 'Revisa los campos marcados.',
+      network: 'No hay conexión con el servidor. Comprueba tu conexión e inténtalo de nuevo.',
+      server: 'Algo ha fallado por nuestra parte. Inténtalo de nuevo más tarde.',
+      rate_limited: 'Has hecho demasiados pedidos seguidos. Inténtalo de nuevo en {s} segundos.',
+      // Progress, by state and stage.
+      queued: 'En la cola de Papá Noel…',
+      retrying: 'Un pequeño contratiempo: lo estamos intentando de nuevo…',
+      script: 'Escribiendo las palabras de Papá Noel…',
+      audio: 'Papá Noel está grabando su voz…',
+      lipsync: 'Grabando a Papá Noel…',
+      video: 'Grabando a Papá Noel…',
+      compose: 'Montando el vídeo…',
+      store: 'Envolviendo el regalo…',
+      processing: 'Preparando el vídeo…',
+      completed: 'Dale al play, o descárgalo para guardarlo.',
+      failed: 'No pudimos crear el vídeo.',
+      lost: 'No encontramos este pedido.',
+    },
+    en: {
+      skip: 'Skip to content',
+      brand: 'Santa Claus',
+      title: 'A video from Santa, just for your little one',
+      lead: "Santa will say their name and read your message. It's ready in a few minutes.",
+      name_label: "Child's name",
+      name_hint: 'Exactly as Santa should say it.',
+      age_label: 'Age',
+      age_hint: 'From 1 to 17.',
+      message_label: 'Your message (optional)',
+      message_hint: 'Santa will read it aloud.',
+      email_label: 'Your email',
+      email_hint: 'Only to let you know if something goes wrong.',
+      language_label: 'Language of the video',
+      consent_label: "I am the child's parent or guardian and I agree to this video being made with their name.",
+      submit: 'Order my video',
+      sending: 'Sending…',
+      progress_title: 'Santa is making your video',
+      done_title: 'Your video from Santa is ready!',
+      failed_title: 'Oh no, something went wrong',
+      download: 'Download the video',
+      new_order: 'Order another video',
+      footer: 'Made with love at the North Pole. Your details are only used to make this video.',
+      toggle: 'Español',
+      toggle_lang: 'es',
+      name_required: "Please enter the child's name.",
+      name_long: 'The name can be at most ' + NAME_MAX + ' characters long.',
+      name_start: 'The name must start with a letter.',
+      name_chars: 'The name may contain only letters, spaces, hyphens and apostrophes.',
+      age_required: "Please enter the child's age.",
+      age_whole: 'Age must be a whole number of years.',
+      age_range: 'Age must be between 1 and 17.',
+      message_long: 'The message can be at most ' + MESSAGE_MAX + ' characters long.',
+      markup: 'Plain text only, without < > or codes.',
+      control: 'Contains a character that is not allowed.',
+      email_required: 'Please enter your email address.',
+      email_invalid: 'Please enter a valid email address.',
+      consent_required: 'We need your consent to make the video.',
+      fix_fields: 'Please check the highlighted fields.',
+      network: "Can't reach the server. Check your connection and try again.",
+      server: 'Something went wrong on our side. Please try again later.',
+      rate_limited: 'Too many orders in a row. Please try again in {s} seconds.',
+      queued: "Waiting in Santa's queue…",
+      retrying: 'A small hiccup: trying again…',
+      script: "Writing Santa's words…",
+      audio: 'Santa is recording his voice…',
+      lipsync: 'Filming Santa…',
+      video: 'Filming Santa…',
+      compose: 'Putting the video together…',
+      store: 'Wrapping the present…',
+      processing: 'Making the video…',
+      completed: 'Press play, or download it to keep it.',
+      failed: "We couldn't make the video.",
+      lost: "We couldn't find this order.",
+    },
+  };
+
+  const FIELDS = ['child_name', 'age', 'message', 'parent_email', 'language', 'consent'];
+  const MARKUP = /<|>|&#?\w+;|\{\{|\}\}/;
+  const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]/;
+  const NAME_START = /^\p{L}/u;
+  const NAME_CHARS = /^[\p{L} '\-\u2019\u02bc\u2018]*$/u;
+  const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+  let lang = 'es';
+  let languageTouched = false;
+  let pending = null; // {payload, key}: the same order sent again reuses its Idempotency-Key
+  let lastStatus = null;
+  let lastAnnounced = '';
+  let pollTimer = 0;
+  let currentVideo = '';
+
+  const $ = (id) => document.getElementById(id);
+  const t = (key) => (MESSAGES[lang] && MESSAGES[lang][key]) || MESSAGES.es[key] || key;
+
+  function applyLanguage(next) {
+    lang = next === 'en' ? 'en' : 'es';
+    document.documentElement.lang = lang;
+    document.querySelectorAll('[data-i18n]').forEach((el) => {
+      el.textContent = t(el.getAttribute('data-i18n'));
+    });
+    const toggle = $('lang-toggle');
+    toggle.textContent = t('toggle');
+    toggle.setAttribute('lang', t('toggle_lang'));
+    document.title = t('title');
+    if (!languageTouched) $('language').value = lang;
+    try { localStorage.setItem(STORAGE_LANG, lang); } catch (e) { /* private mode: not remembered */ }
+    // Re-show visible errors and the progress text in the new language.
+    document.querySelectorAll('.field-error:not([hidden])').forEach((el) => {
+      const pair = el.dataset.messages ? JSON.parse(el.dataset.messages) : null;
+      if (pair) el.textContent = pair[lang] || pair.es;
+    });
+    if (lastStatus) renderStatus(lastStatus, true);
+  }
+
+  // --- validation (mirrors orders/model.py) ---
+
+  function clean(value) {
+    return value.normalize('NFC').replace(/\s+/g, ' ').trim();
+  }
+
+  function fieldErrors(data) {
+    const errors = {};
+    const name = clean(data.child_name);
+    if (!name) errors.child_name = 'name_required';
+    else if (CONTROL.test(data.child_name)) errors.child_name = 'control';
+    else if (MARKUP.test(name)) errors.child_name = 'markup';
+    else if ([...name].length > NAME_MAX) errors.child_name = 'name_long';
+    else if (!NAME_START.test(name)) errors.child_name = 'name_start';
+    else if (!NAME_CHARS.test(name)) errors.child_name = 'name_chars';
+
+    const age = data.age.trim();
+    if (!age) errors.age = 'age_required';
+    else if (!/^\d+$/.test(age)) errors.age = 'age_whole';
+    else if (Number(age) < 1 || Number(age) > 17) errors.age = 'age_range';
+
+    if (CONTROL.test(data.message.replace(/[\n\t]/g, ''))) errors.message = 'control';
+    else if (MARKUP.test(data.message)) errors.message = 'markup';
+    else if ([...clean(data.message)].length > MESSAGE_MAX) errors.message = 'message_long';
+
+    const email = data.parent_email.trim();
+    if (!email) errors.parent_email = 'email_required';
+    else if (email.length > 254 || !EMAIL.test(email)) errors.parent_email = 'email_invalid';
+
+    if (!data.consent) errors.consent = 'consent_required';
+    return errors;
+  }
+
+  function formData() {
+    const form = $('order-form');
+    return {
+      child_name: form.child_name.value,
+      age: form.age.value,
+      message: form.message.value,
+      parent_email: form.parent_email.value,
+      language: form.language.value,
+      consent: form.consent.checked,
+    };
+  }
+
+  function showFieldError(field, pair) {
+    const input = $(field);
+    const box = $(field + '-error');
+    if (!input || !box) return false;
+    if (pair) {
+      box.dataset.messages = JSON.stringify(pair);
+      box.textContent = pair[lang] || pair.es;
+      box.hidden = false;
+      input.setAttribute('aria-invalid', 'true');
+    } else {
+      delete box.dataset.messages;
+      box.textContent = '';
+      box.hidden = true;
+      input.removeAttribute('aria-invalid');
+    }
+    return true;
+  }
+
+  function localPair(key) {
+    return { es: MESSAGES.es[key], en: MESSAGES.en[key] };
+  }
+
+  function showFormError(message) {
+    const box = $('form-error');
+    box.textContent = message || '';
+    box.hidden = !message;
+  }
+
+  function validateField(field) {
+    const errors = fieldErrors(formData());
+    showFieldError(field, errors[field] ? localPair(errors[field]) : null);
+  }
+
+  // --- ordering ---
+
+  function idempotencyKey() {
+    if (window.crypto && typeof window.crypto.randomUUID === 'function') return window.crypto.randomUUID();
+    const bytes = new Uint8Array(16);
+    window.crypto.getRandomValues(bytes);
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+  }
+
+  async function submitOrder(event) {
+    event.preventDefault();
+    showFormError('');
+    const data = formData();
+    const errors = fieldErrors(data);
+    FIELDS.forEach((field) => showFieldError(field, errors[field] ? localPair(errors[field]) : null));
+    const invalid = FIELDS.filter((field) => errors[field]);
+    if (invalid.length) {
+      showFormError(t('fix_fields'));
+      $(invalid[0]).focus();
+      return;
+    }
+    const payload = JSON.stringify({
+      child_name: clean(data.child_name),
+      age: Number(data.age),
+      message: clean(data.message),
+      parent_email: data.parent_email.trim(),
+      language: data.language,
+      consent: true,
+    });
+    if (!pending || pending.payload !== payload) pending = { payload: payload, key: idempotencyKey() };
+
+    const button = $('submit');
+    button.disabled = true;
+    button.textContent = t('sending');
+    $('order-form').setAttribute('aria-busy', 'true');
+    try {
+      const response = await fetch('/api/videos', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'Idempotency-Key': pending.key, 'Accept-Language': lang },
+        body: payload,
+      });
+      const body = await response.json().catch(() => ({}));
+      if (response.status === 202) {
+        pending = null;
+        startProgress(body.id);
+        return;
+      }
+      handleRefusal(response, body);
+    } catch (e) {
+      showFormError(t('network'));
+    } finally {
+      button.disabled = false;
+      button.textContent = t('submit');
+      $('order-form').removeAttribute('aria-busy');
+    }
+  }
+
+  function handleRefusal(response, body) {
+    const errors = (body && body.errors) || [];
+    if (response.status === 429) {
+      const seconds = body.retry_after || Number(response.headers.get('Retry-After')) || 60;
+      showFormError(t('rate_limited').replace('{s}', String(seconds)));
+      return;
+    }
+    let first = null;
+    errors.forEach((error) => {
+      if (error.field && showFieldError(error.field, error.message)) {
+        first = first || error.field;
+      } else if (error.message) {
+        showFormError(error.message[lang] || error.message.es);
+      }
+    });
+    if (first) {
+      showFormError(t('fix_fields'));
+      $(first).focus();
+    } else if (!errors.length) {
+      showFormError(t('server'));
+    }
+  }
+
+  // --- progress ---
+
+  function startProgress(videoId) {
+    currentVideo = videoId;
+    try { sessionStorage.setItem(STORAGE_ORDER, videoId); } catch (e) { /* not remembered */ }
+    $('order-view').hidden = true;
+    $('progress-view').hidden = false;
+    $('result').hidden = true;
+    $('failure').hidden = true;
+    $('new-order').hidden = true;
+    lastStatus = null;
+    lastAnnounced = '';
+    renderStatus({ state: 'queued', stage: '', progress: 0 });
+    $('progress-title').focus();
+    poll();
+  }
+
+  async function poll() {
+    window.clearTimeout(pollTimer);
+    const videoId = currentVideo;
+    let delay = POLL_MS;
+    try {
+      const response = await fetch('/api/videos/' + encodeURIComponent(videoId), {
+        headers: { 'Accept-Language': lang },
+        cache: 'no-store',
+      });
+      if (videoId !== currentVideo) return;
+      if (response.status === 404) {
+        renderStatus({ state: 'lost', stage: '', progress: 0 });
+        return;
+      }
+      if (response.ok) {
+        const status = await response.json();
+        renderStatus(status);
+        if (status.state === 'completed' || status.state === 'failed') return;
+      } else {
+        delay = POLL_MS * 3;
+      }
+    } catch (e) {
+      delay = POLL_MS * 3; // offline for a moment: keep trying, more slowly
+    }
+    pollTimer = window.setTimeout(poll, delay);
+  }
+
+  function statusText(status) {
+    if (status.state === 'completed') return t('completed');
+    if (status.state === 'failed') return t('failed');
+    if (status.state === 'lost') return t('lost');
+    if (status.retrying) return t('retrying');
+    if (status.state === 'processing') return MESSAGES[lang][status.stage] ? t(status.stage) : t('processing');
+    return t('queued');
+  }
+
+  function renderStatus(status, relabelOnly) {
+    lastStatus = status;
+    const percent = Math.max(0, Math.min(100, Number(status.progress) || 0));
+    $('progress-bar').value = percent;
+    $('progress-percent').textContent = percent + ' %';
+    const title = $('progress-title');
+    const titleKey = status.state === 'completed' ? 'done_title'
+      : (status.state === 'failed' || status.state === 'lost') ? 'failed_title' : 'progress_title';
+    title.setAttribute('data-i18n', titleKey);
+    title.textContent = t(titleKey);
+    const message = statusText(status);
+    // aria-live announces on change: only touch the text when it says something new.
+    if (message !== lastAnnounced) {
+      $('progress-status').textContent = message;
+      lastAnnounced = message;
+    }
+    if (status.state === 'completed' && status.download_url) {
+      const player = $('player');
+      if (!relabelOnly || !player.getAttribute('src')) {
+        if (player.getAttribute('src') !== status.download_url) {
+          player.setAttribute('src', status.download_url);
+          player.load();
+        }
+      }
+      $('download').href = status.download_url + '&download=true';
+      $('result').hidden = false;
+      $('new-order').hidden = false;
+    } else if (status.state === 'failed' || status.state === 'lost') {
+      const error = status.error && status.error.message;
+      $('failure-text').textContent = error ? error[lang] || error.es : t(status.state === 'lost' ? 'lost' : 'server');
+      $('failure').hidden = false;
+      $('new-order').hidden = false;
+    }
+  }
+
+  function newOrder() {
+    window.clearTimeout(pollTimer);
+    currentVideo = '';
+    lastStatus = null;
+    try { sessionStorage.removeItem(STORAGE_ORDER); } catch (e) { /* nothing kept */ }
+    const player = $('player');
+    player.pause();
+    player.removeAttribute('src');
+    player.load();
+    $('order-form').reset();
+    $('message-count').textContent = '0/' + MESSAGE_MAX;
+    $('language').value = lang;
+    languageTouched = false;
+    $('progress-view').hidden = true;
+    $('order-view').hidden = false;
+    $('child_name').focus();
+  }
+
+  function init() {
+    const form = $('order-form');
+    form.noValidate = true; // our messages, in the page's language, instead of the browser's
+    let saved = null;
+    try { saved = localStorage.getItem(STORAGE_LANG); } catch (e) { saved = null; }
+    applyLanguage(saved || 'es');
+
+    $('lang-toggle').addEventListener('click', () => applyLanguage(lang === 'es' ? 'en' : 'es'));
+    $('language').addEventListener('change', () => { languageTouched = true; });
+    form.addEventListener('submit', submitOrder);
+    FIELDS.forEach((field) => {
+      const input = $(field);
+      input.addEventListener('blur', () => { if (input.hasAttribute('aria-invalid')) validateField(field); });
+      input.addEventListener('change', () => { if (input.hasAttribute('aria-invalid')) validateField(field); });
+    });
+    $('message').addEventListener('input', () => {
+      $('message-count').textContent = [...$('message').value].length + '/' + MESSAGE_MAX;
+    });
+    $('new-order').addEventListener('click', newOrder);
+
+    let resume = null;
+    try { resume = sessionStorage.getItem(STORAGE_ORDER); } catch (e) { resume = null; }
+    if (resume && /^[A-Za-z0-9_-]{1,64}$/.test(resume)) startProgress(resume);
+  }
+
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init);
+  else init();
+})();
