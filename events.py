@@ -49,6 +49,7 @@ CLEANUP_DONE = 'cleanup.done'
 COMPOSE_SINGLE_PASS_FALLBACK = 'compose.single_pass_fallback'
 TEMPLATE_BUILDING = 'template.building'
 TEMPLATE_READY = 'template.ready'
+TEMPLATE_ENDING_NOT_KEPT = 'template.ending_not_kept'
 WORKER_SHUTDOWN_TIMEOUT = 'worker.shutdown_timeout'
 
 ORDER_MODERATED = 'order.moderated'

@@ -26,11 +26,16 @@ import ffmpeg
 
 from compose.frame_plan import seconds_text
 from compose.spec import RenderSpec
+from utils.probe import ColorTags
 from utils.proc import run
 
 # x264 writes its SPS/PPS from the parameters alone, not from the content, when stitchable:
 # parts encoded separately then concatenate into one valid stream.
 X264_PARAMS = 'stitchable=1'
+# Frames kept for later crossfades: lossless, so a render blends exactly the frames the
+# single-pass graph blends, and intra-only, so it seeks straight to the frame it needs and
+# decodes only what it uses (Ut Video decodes a 1080x1920 frame in a few ms).
+STORED_FRAMES_CODEC = 'utvideo'
 
 
 @dataclass(frozen=True)
@@ -121,6 +126,40 @@ def unblended(stream: Any, spec: RenderSpec, *, frame_count: int) -> Any:
         'format', spec.pixel_format
     )
     return crossfade(stream, never, offset_frames=frame_count, fade_seconds=1 / spec.fps, fps=spec.fps)
+
+
+def store_frames(stream: Any, out: Path, spec: RenderSpec, *, frame_count: int, deadline: Deadline) -> Path:
+    """Keep the first `frame_count` frames of `stream`, exactly, in `out` (MOV, video only)."""
+    clip = stream.filter('trim', end_frame=frame_count).filter('setpts', 'PTS-STARTPTS')
+    output = ffmpeg.output(clip, str(out), f='mov', an=None, vcodec=STORED_FRAMES_CODEC, pix_fmt=spec.pixel_format)
+    args: list[str] = output.global_args('-hide_banner', '-nostdin', '-v', 'error').compile(overwrite_output=True)
+    run(args, timeout=deadline.remaining())
+    return out
+
+
+def stored_frames(path: Path, spec: RenderSpec, color: ColorTags, *, first: int = 0, count: int | None = None) -> Any:
+    """Frames [first, first + count) of a `store_frames` file, as `shaped` gave them from the asset.
+
+    Ut Video keeps the pixels but not the colour tags, and x264 writes those into the SPS,
+    which every part of a video must share: the frames take back their asset's tags.
+    """
+    # Every frame is a keyframe: seeking half a frame early lands exactly on frame `first`.
+    source = ffmpeg.input(str(path), ss=f'{(first - 0.5) / spec.fps:.6f}') if first else ffmpeg.input(str(path))
+    stream = source.video
+    if count is not None:
+        stream = stream.filter('trim', end_frame=count)
+    return (
+        stream.filter('settb', f'1/{spec.fps}')
+        .filter('setpts', 'N')
+        .filter('setsar', 1)
+        .filter(
+            'setparams',
+            colorspace=color.space,
+            range=color.range,
+            color_primaries=color.primaries,
+            color_trc=color.transfer,
+        )
+    )
 
 
 def video_args(spec: RenderSpec) -> dict[str, str | int]:

@@ -3,7 +3,9 @@
 Strategy 3 (base footage looped under the speech): the intro, the intro→Santa crossfade
 and the loop come from the template; the loop is taken in whole GOP files up to the last
 keyframe before this order's Santa→outro crossfade, and only the rest (under half a second
-of loop, the crossfade, the outro's first unblended frame) is encoded.
+of loop, the crossfade, the outro's first unblended frame) is encoded, from the template's
+stored frames. When the footage loops exactly, that ending depends only on where in the loop
+it falls: it is kept in the template, and a later order ending at the same point copies it.
 
 Strategies 1/2 (a provider clip): everything from the intro→Santa crossfade to the end of
 the Santa→outro crossfade shows the clip, so it is encoded, in two spans side by side (one
@@ -18,8 +20,10 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import shutil
 import tempfile
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -28,12 +32,24 @@ from typing import Any
 
 import ffmpeg
 
+import events
 from compose import single_pass
 from compose.assets import AssetSet
 from compose.frame_plan import FramePlan, plan_frames, seconds_text
-from compose.parts import Deadline, Footage, crossfade, encode, fitted, loops_for, numbered, shaped, unblended
+from compose.parts import (
+    Deadline,
+    Footage,
+    crossfade,
+    encode,
+    loops_for,
+    numbered,
+    shaped,
+    stored_frames,
+    unblended,
+)
 from compose.spec import RenderSpec
-from compose.templates import Template, avc_config, prepare_template
+from compose.templates import Template, TemplateError, avc_config, prepare_template
+from compose.templates import frame_count as count_frames
 from compose.timeline import Timeline
 from utils.probe import MediaInfo
 from utils.proc import run
@@ -42,6 +58,8 @@ log = logging.getLogger(__name__)
 
 # Strategies 1/2 encode in this many spans at once: each FFmpeg filters on one thread.
 PARALLEL_SPANS = 2
+# Inside a template's directory: strategy-3 endings encoded by earlier orders.
+ENDINGS_DIR = 'endings'
 
 
 class TemplateUnusable(Exception):
@@ -79,29 +97,74 @@ def render(order: Order, out: Path, *, cache_dir: Path, deadline: Deadline) -> N
     template = prepare_template(order.assets, order.spec, cache_dir, deadline=deadline)
     plan = plan_frames(order.timeline, order.spec.fps)
     _check_cuts(template, plan)
+    expected = bytes.fromhex(template.avc_config)
     work = Path(tempfile.mkdtemp(prefix='.parts-', dir=out.parent))
     try:
         head, spans = _layout(template, plan, order.loop_santa)
-        files = [work / f'span_{i}.mp4' for i in range(len(spans))]
+        counts = [span.frame_count(plan, template.outro_body_start) for span in spans]
         audio = work / 'audio.m4a'
         jobs: list[Callable[[], object]] = [lambda: _encode_audio(order, audio, deadline)]
-        jobs += [
-            _span_job(order, template, plan, span, path, deadline) for span, path in zip(spans, files, strict=True)
-        ]
+        files: list[Path] = []
+        encoded: list[tuple[Path, Path | None]] = []  # (file, where to keep it for later orders)
+        for i, (span, count) in enumerate(zip(spans, counts, strict=True)):
+            kept = _kept_ending(template, plan, span) if order.loop_santa else None
+            if kept is not None and _is_part(kept, count, expected):
+                files.append(kept)
+                continue
+            path = work / f'span_{i}.mp4'
+            files.append(path)
+            encoded.append((path, kept))
+            jobs.append(_span_job(order, template, plan, span, path, deadline))
         with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
             for future in [pool.submit(job) for job in jobs]:
                 future.result()  # re-raises the first failure, after every run has ended
-        expected = bytes.fromhex(template.avc_config)
-        for path in files:
+        for path, kept in encoded:
             if avc_config(path) != expected:
                 raise TemplateUnusable(f'{path.name}: encoded with other stream parameters than template')
-        counts = [span.frame_count(plan, template.outro_body_start) for span in spans]
+            if kept is not None:
+                _keep(path, kept)
         parts = head + list(zip(files, counts, strict=True))
         if template.outro_body:
             parts.append((template.path(template.outro_body), plan.outro_frames - template.outro_body_start))
         _mux(parts, audio, out, plan.fps, work / 'parts.ffconcat', deadline)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _kept_ending(template: Template, plan: FramePlan, span: Span) -> Path | None:
+    """Where a strategy-3 order's ending (last loop GOP remainder, crossfade, outro head) is kept.
+
+    With footage that loops exactly, that span's frames depend only on where in the loop it
+    starts, its length and where the crossfade starts in it: there are at most two endings per
+    loop frame, so each is encoded once, by the first order that needs it, and stream-copied
+    by every later one.
+    """
+    period = template.loop_period
+    if not period or not span.outro or span.intro_tail:
+        return None
+    outro_at = plan.outro_start - plan.santa_start
+    name = f'{span.first % period}-{span.end - span.first}-{outro_at - span.first}.mp4'
+    return template.path(ENDINGS_DIR) / name
+
+
+def _is_part(path: Path, frame_count: int, avc: bytes) -> bool:
+    try:
+        return path.is_file() and count_frames(path) == frame_count and avc_config(path) == avc
+    except (OSError, TemplateError):
+        return False  # unreadable or damaged: encoded again, and replaced
+
+
+def _keep(encoded: Path, kept: Path) -> None:
+    # Copied, then renamed into place: a reader sees a whole ending or none; racing workers
+    # write the same frames, and the last rename wins.
+    kept.parent.mkdir(exist_ok=True)
+    partial = kept.with_name(f'.{kept.name}-{uuid.uuid4().hex}')
+    try:
+        shutil.copyfile(encoded, partial)
+        os.replace(partial, kept)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        log.warning(events.TEMPLATE_ENDING_NOT_KEPT, extra={'path': str(kept), 'error': str(exc)})
 
 
 def _check_cuts(template: Template, plan: FramePlan) -> None:
@@ -172,22 +235,15 @@ def _span_stream(order: Order, template: Template, plan: FramePlan, span: Span) 
 
     Only the crossfades go through xfade. Frames between them skip its pixel-format round
     trip (compose.parts) for a provider clip, where it would be most of the per-frame cost;
-    the looped footage takes it, to match its template parts exactly.
+    the looped footage takes it, to match its template parts exactly. The intro's and outro's
+    frames, and the looped footage's when the template stored them, are read from the
+    template's stored frames rather than decoded from the assets.
     """
     spec, timeline, fps = order.spec, order.timeline, plan.fps
-    loops = loops_for(timeline.speech, order.santa_video.duration) if order.loop_santa else 0
-    # One decode of the Santa clip feeds every segment that shows it.
-    santa = numbered(Footage(order.santa_video.path, loops).input().video, spec, timeline.speech).split()
-    uses = itertools.count()
-    # The looped footage repeats every loop_period frames: decode from within its first loop.
-    shift = span.first - span.first % template.loop_period if order.loop_santa and template.loop_period else 0
-
-    def frames(first: int, end: int) -> Any:
-        return shaped(santa[next(uses)], spec, first=first - shift, end=end - shift)
-
+    frames = _santa_frames(order, template, span)
     outro_at = plan.outro_start - plan.santa_start
-    intro_tail = fitted(ffmpeg.input(str(order.assets.intro.path)).video, spec, timeline.intro, first=plan.santa_start)
-    outro = fitted(ffmpeg.input(str(order.assets.outro.path)).video, spec, timeline.outro)
+    intro_tail = stored_frames(template.path(template.intro_tail), spec, order.assets.intro.color)
+    outro = stored_frames(template.path(template.outro_head), spec, order.assets.outro.color)
     if span.intro_tail and span.outro and outro_at < plan.intro_blend:
         # The crossfades overlap: chain them over the whole segment, as the single-pass graph does.
         stream = crossfade(intro_tail, frames(0, span.end), offset_frames=0, fade_seconds=timeline.intro_overlap,
@@ -214,6 +270,22 @@ def _span_stream(order: Order, template: Template, plan: FramePlan, span: Span) 
     if len(segments) == 1:
         return segments[0]
     return ffmpeg.concat(*segments, v=1, a=0)
+
+
+def _santa_frames(order: Order, template: Template, span: Span) -> Callable[[int, int], Any]:
+    """Santa frames [first, end) of this order's segment, as a function of (first, end)."""
+    spec, timeline = order.spec, order.timeline
+    period = template.loop_period if order.loop_santa else None
+    # The looped footage repeats every `period` frames: read from within its first period.
+    shift = span.first - span.first % period if period else 0
+    if period and template.santa_frames and span.end - shift <= template.santa_frames_count:
+        stored, color = template.path(template.santa_frames), order.santa_video.color
+        return lambda first, end: stored_frames(stored, spec, color, first=first - shift, count=end - first)
+    loops = loops_for(timeline.speech, order.santa_video.duration) if order.loop_santa else 0
+    # One decode of the Santa clip feeds every segment that shows it.
+    santa = numbered(Footage(order.santa_video.path, loops).input().video, spec, timeline.speech).split()
+    uses = itertools.count()
+    return lambda first, end: shaped(santa[next(uses)], spec, first=first - shift, end=end - shift)
 
 
 def _cut(stream: Any, spec: RenderSpec, frame_count: int) -> Any:

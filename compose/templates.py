@@ -7,7 +7,11 @@ A template holds, as MP4 parts that join by stream copy (see compose.parts):
   provider clip the crossfade shows the clip);
 - the base footage looped, from the end of that crossfade, one GOP per file, so a render
   can take whole files up to the last keyframe before its Santa→outro crossfade;
-- the outro body: outro frames that no crossfade ever touches.
+- the outro body: outro frames that no crossfade ever touches;
+- the frames that per-order crossfades blend, kept losslessly (compose.parts.store_frames):
+  the intro's tail, the outro's head and, when the base footage loops exactly, one period of
+  it and a little more. A render reads the few frames it needs from them instead of decoding
+  the assets up to that point.
 
 When the base footage repeats exactly every `loop_period` output frames (its duration is a
 whole number of output frames, and the frames confirm it), one period is encoded and its
@@ -43,7 +47,17 @@ import ffmpeg
 import events
 from compose.assets import AssetSet
 from compose.frame_plan import frames
-from compose.parts import X264_PARAMS, Deadline, Footage, crossfade, encode, fitted, loops_for, unblended
+from compose.parts import (
+    X264_PARAMS,
+    Deadline,
+    Footage,
+    crossfade,
+    encode,
+    fitted,
+    loops_for,
+    store_frames,
+    unblended,
+)
 from compose.spec import RenderSpec
 from utils.probe import MediaInfo
 from utils.proc import run
@@ -52,10 +66,14 @@ log = logging.getLogger(__name__)
 
 
 # Bump when what a template holds, or how its parts are encoded, changes.
-FORMAT_VERSION = 1
-# Keyframe spacing in the looped base footage: a render encodes at most this much of it.
+FORMAT_VERSION = 2
+# Keyframe spacing in the GOP files of the looped base footage, which a render lists up to the
+# last keyframe before its Santa→outro crossfade: a render encodes less than this much of the
+# loop. Shorter costs bytes (a keyframe is several times a predicted frame) in the last pass.
 KEYFRAME_SECONDS = 0.5
 LOOP_COVERAGE_SECONDS = 60.0
+# Lossless frames weigh ~0.3-2 MB each at 1080x1920: longer looping footage is decoded per order.
+STORED_LOOP_MAX_SECONDS = 20.0
 # RenderSpec fields that change the template's frames or bitstream. Audio fields don't:
 # audio is mixed and encoded per order.
 ENCODING_FIELDS = (
@@ -89,12 +107,20 @@ class Template:
     outro_body_start: int
     intro_body: str | None
     intro_blend: str
-    loop_unit: str  # the whole loop in one file: listed once per full pass, it keeps the concat list short
+    # The whole loop in one file, with the encoder's own keyframes: listed once per full pass,
+    # it keeps the concat list short and costs no more bytes than single-pass.
+    loop_unit: str
     loop: tuple[str, ...]  # the same frames, one GOP per file, for the last partial pass
     loop_frames: tuple[int, ...]
     loop_period: int | None  # None: the loop files cover LOOP_COVERAGE_SECONDS once, without repeating
     outro_body: str | None
     avc_config: str  # hex of the parts' shared avcC (SPS/PPS)
+    # Stored frames (lossless, intra-only) for the per-order crossfades:
+    intro_tail: str  # intro frames [santa_start, intro_frames)
+    outro_head: str  # outro frames [0, outro_head_frames)
+    outro_head_frames: int
+    santa_frames: str | None  # looped base footage [0, santa_frames_count), when it repeats exactly
+    santa_frames_count: int
 
     @property
     def intro_blend_frames(self) -> int:
@@ -270,10 +296,29 @@ def _build(staging: Path, assets: AssetSet, spec: RenderSpec, deadline: Deadline
     period = loop_period(assets.santa_base, fps, deadline)
     span = period if period is not None else frames(LOOP_COVERAGE_SECONDS, fps)
     loop_unit = 'loop.mp4'
-    loop_frames = _encode_loop(staging / loop_unit, assets, spec, first=blend, count=span, deadline=deadline)
+    loop_frames = _encode_loop(staging, loop_unit, assets, spec, first=blend, count=span, deadline=deadline)
     loop = tuple(f'loop_{i:04d}.mp4' for i in range(len(loop_frames)))
     expected.update(zip(loop, loop_frames, strict=True))
     expected[loop_unit] = span
+    stored: dict[str, int] = {}
+
+    intro_tail = 'intro_tail.mov'
+    store_frames(tail, staging / intro_tail, spec, frame_count=blend, deadline=deadline)
+    stored[intro_tail] = blend
+    outro_head = 'outro_head.mov'
+    # Two frames past what a crossfade takes: xfade ends on its second input's own end.
+    outro_head_frames = min(outro_body_start + 2, outro_frames)
+    head = fitted(ffmpeg.input(str(outro.path)).video, spec, outro.duration, end=outro_head_frames)
+    store_frames(head, staging / outro_head, spec, frame_count=outro_head_frames, deadline=deadline)
+    stored[outro_head] = outro_head_frames
+    santa_frames, santa_frames_count = None, 0
+    if period is not None and period <= frames(STORED_LOOP_MAX_SECONDS, fps):
+        # A render's last partial pass starts within one period, less than a GOP before its
+        # Santa→outro crossfade, which is at most outro_body_start frames long.
+        santa_frames, santa_frames_count = 'santa_frames.mov', period + _gop(spec) + outro_body_start
+        store_frames(_base(assets, spec, 0, santa_frames_count), staging / santa_frames, spec,
+                     frame_count=santa_frames_count, deadline=deadline)  # fmt: skip
+        stored[santa_frames] = santa_frames_count
 
     outro_body = None
     body = outro_frames - outro_body_start
@@ -284,7 +329,7 @@ def _build(staging: Path, assets: AssetSet, spec: RenderSpec, deadline: Deadline
                deadline=deadline)  # fmt: skip
         expected[outro_body] = body
 
-    config = _check_parts(staging, expected)
+    config = _check_parts(staging, expected, stored)
     template = Template(
         directory=staging,
         santa_start=santa_start,
@@ -299,6 +344,11 @@ def _build(staging: Path, assets: AssetSet, spec: RenderSpec, deadline: Deadline
         loop_period=period,
         outro_body=outro_body,
         avc_config=config.hex(),
+        intro_tail=intro_tail,
+        outro_head=outro_head,
+        outro_head_frames=outro_head_frames,
+        santa_frames=santa_frames,
+        santa_frames_count=santa_frames_count,
     )
     manifest = {k: v for k, v in asdict(template).items() if k != 'directory'}
     (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + '\n')
@@ -311,21 +361,29 @@ def _base(assets: AssetSet, spec: RenderSpec, first: int, end: int) -> Any:
     return fitted(footage.input().video, spec, seconds, first=first, end=end)
 
 
-def _encode_loop(
-    whole: Path, assets: AssetSet, spec: RenderSpec, *, first: int, count: int, deadline: Deadline
-) -> tuple[int, ...]:
-    """Encode Santa frames [first, first + count) into `whole`, a keyframe every GOP; split it, one file per GOP.
+def _gop(spec: RenderSpec) -> int:
+    return max(1, round(KEYFRAME_SECONDS * spec.fps))
 
-    One encode, then a stream-copy split at the keyframes: decoding the footage once, not
-    once per file.
+
+def _encode_loop(
+    directory: Path, unit: str, assets: AssetSet, spec: RenderSpec, *, first: int, count: int, deadline: Deadline
+) -> tuple[int, ...]:
+    """Encode Santa frames [first, first + count) twice: into `unit` as the encoder likes, and
+    with a keyframe every GOP, split into one file per GOP; return the GOP files' frame counts.
+
+    The split is a stream copy at the keyframes of one encode: the footage is decoded once
+    for all the GOP files, not once per file.
     """
-    gop = max(1, round(KEYFRAME_SECONDS * spec.fps))
-    encode(unblended(_base(assets, spec, first, first + count), spec, frame_count=count), whole, spec,
+    gop = _gop(spec)
+    encode(unblended(_base(assets, spec, first, first + count), spec, frame_count=count), directory / unit, spec,
+           frame_count=count, deadline=deadline)  # fmt: skip
+    gops = directory / 'loop_gops.mp4'
+    encode(unblended(_base(assets, spec, first, first + count), spec, frame_count=count), gops, spec,
            frame_count=count, deadline=deadline, force_key_frames=f'expr:eq(mod(n,{gop}),0)')  # fmt: skip
     cuts = list(range(gop, count, gop))
     split = ffmpeg.output(
-        ffmpeg.input(str(whole)).video,
-        str(whole.parent / 'loop_%04d.mp4'),
+        ffmpeg.input(str(gops)).video,
+        str(directory / 'loop_%04d.mp4'),
         c='copy',
         f='segment',
         segment_format='mp4',
@@ -334,17 +392,19 @@ def _encode_loop(
     )
     run(split.global_args('-hide_banner', '-nostdin', '-v', 'error').compile(overwrite_output=True),
         timeout=deadline.remaining())  # fmt: skip
+    gops.unlink()
     return tuple(min(gop, count - start) for start in range(0, count, gop))
 
 
-def _check_parts(directory: Path, expected: dict[str, int]) -> bytes:
-    """Every part has the frames it should, and all share one SPS/PPS; return that avcC."""
+def _check_parts(directory: Path, encoded: dict[str, int], stored: dict[str, int]) -> bytes:
+    """Every part has the frames it should, and the encoded ones share one SPS/PPS; return that avcC."""
     configs = set()
-    for name, count in expected.items():
+    for name, count in {**encoded, **stored}.items():
         found = frame_count(directory / name)
         if found != count:
             raise TemplateError(f'{name}: {found} frames, expected {count}')
-        configs.add(avc_config(directory / name))
+        if name in encoded:
+            configs.add(avc_config(directory / name))
     if len(configs) != 1:
         raise TemplateError(f'{directory}: parts were encoded with different stream parameters')
     return configs.pop()

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 import compose.parts
+import compose.template_render
 import compose.templates
 from chain.strategies import SantaSegment
 from compose import RenderSpec, Timeline, compose_video, load_assets
@@ -246,6 +247,71 @@ def test_silent_intro_and_outro_of_the_same_length_render_both_ways(tmp_path: Pa
     timeline = _timeline(assets, MOVING_SPEECH_SECONDS)
     for rendered in _render_both(assets, segment, tmp_path, tmp_path / 'cache'):
         assert_output_spec(rendered, width=SPEC.width, height=SPEC.height, duration=timeline.total)
+
+
+def _video_checksums(path: Path) -> list[str]:
+    out = run(['ffmpeg', '-v', 'error', '-i', str(path), '-map', '0:v', '-f', 'framemd5', '-'], timeout=TIMEOUT)
+    return [line.rsplit(',', 1)[-1].strip() for line in out.decode().splitlines() if not line.startswith('#')]
+
+
+class FFmpegRuns:
+    """Every FFmpeg command the renderers start, recorded."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.commands: list[list[str]] = []
+        for module in (compose.parts, compose.templates, compose.template_render):
+            real = module.run
+
+            def recording(args: list[str], *rest: object, _real: object = real, **kwargs: object) -> bytes:
+                self.commands.append(list(args))
+                return _real(args, *rest, **kwargs)  # type: ignore[operator, no-any-return]
+
+            monkeypatch.setattr(module, 'run', recording)
+
+    def video_encodes(self) -> list[list[str]]:
+        return [args for args in self.commands if 'libx264' in args]
+
+
+def test_strategy_3_reads_no_footage_and_encodes_each_ending_once(
+    small_assets: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assets = load_assets(small_assets, decode=False)
+    cache = tmp_path / 'cache'
+    template = prepare_template(assets, SPEC, cache, deadline=Deadline.after(TIMEOUT))
+    assert template.loop_period and template.santa_frames
+    runs = FFmpegRuns(monkeypatch)
+    speech = FakeTTS(seconds=SPEECH_SECONDS).synthesize('x', 'es', tmp_path)
+    segment = SantaSegment(assets.santa_base.path, speech, True, {})
+    timeline = _timeline(assets, SPEECH_SECONDS)
+
+    first = compose_video(assets, segment, tmp_path / 'first.mp4', SPEC, timeout=TIMEOUT, template_cache_dir=cache)
+    assert len(runs.video_encodes()) == 1  # the ending, from the template's stored frames
+    assert not any(str(info.path) in arg for arg in runs.video_encodes()[0]
+                   for info in (assets.intro, assets.santa_base, assets.outro))  # fmt: skip
+    runs.commands.clear()
+    # Another order whose speech ends at the same point of the loop: its ending is copied.
+    again = compose_video(assets, segment, tmp_path / 'again.mp4', SPEC, timeout=TIMEOUT, template_cache_dir=cache)
+    assert runs.video_encodes() == []
+    assert_output_spec(again, width=SPEC.width, height=SPEC.height, duration=timeline.total)
+    assert _video_checksums(again) == _video_checksums(first)
+
+
+def test_a_damaged_kept_ending_is_encoded_again(
+    small_assets: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assets = load_assets(small_assets, decode=False)
+    cache = tmp_path / 'cache'
+    speech = FakeTTS(seconds=SPEECH_SECONDS).synthesize('x', 'es', tmp_path)
+    segment = SantaSegment(assets.santa_base.path, speech, True, {})
+    reference = compose_video(assets, segment, tmp_path / 'ref.mp4', SPEC, timeout=TIMEOUT, template_cache_dir=cache)
+    (ending,) = (cache / prepare_template(assets, SPEC, cache, deadline=Deadline.after(TIMEOUT)).directory.name
+                 / 'endings').iterdir()  # fmt: skip
+    ending.write_bytes(ending.read_bytes()[: ending.stat().st_size // 2])
+    runs = FFmpegRuns(monkeypatch)
+    out = compose_video(assets, segment, tmp_path / 'out.mp4', SPEC, timeout=TIMEOUT, template_cache_dir=cache)
+    assert len(runs.video_encodes()) == 1
+    assert _video_checksums(out) == _video_checksums(reference)
+    assert ending.stat().st_size > 0 and _video_checksums(ending)
 
 
 def test_a_prepared_template_is_reused_without_running_ffmpeg(

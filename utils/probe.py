@@ -18,6 +18,16 @@ class MediaError(Exception):
 
 
 @dataclass(frozen=True)
+class ColorTags:
+    """A video stream's colour signalling, with ffprobe's names ('unknown' where the stream has none)."""
+
+    space: str = 'unknown'
+    range: str = 'unknown'
+    primaries: str = 'unknown'
+    transfer: str = 'unknown'
+
+
+@dataclass(frozen=True)
 class MediaInfo:
     path: Path
     duration: float
@@ -33,6 +43,7 @@ class MediaInfo:
     audio_codec: str | None = None
     audio_sample_rate: int | None = None
     audio_duration: float | None = None
+    color: ColorTags = ColorTags()
 
     @property
     def has_video(self) -> bool:
@@ -77,6 +88,12 @@ def _media_info(path: Path, data: dict[str, Any]) -> MediaInfo:
             video_level=video.get('level'),
             pixel_format=video.get('pix_fmt'),
             video_frames=int(video['nb_frames']) if str(video.get('nb_frames', '')).isdigit() else None,
+            color=ColorTags(
+                space=video.get('color_space', 'unknown'),
+                range=video.get('color_range', 'unknown'),
+                primaries=video.get('color_primaries', 'unknown'),
+                transfer=video.get('color_transfer', 'unknown'),
+            ),
         )
     if audio:
         fields.update(
