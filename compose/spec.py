@@ -36,4 +36,10 @@ class RenderSpec:
         }
 
     def audio_codec_args(self) -> dict[str, str | int]:
-        return {'c:a': persona.OUTPUT.audio_codec, 'b:a': self.audio_bitrate, 'ar': self.sample_rate, 'ac': 2}
+        return {
+            'c:a': persona.OUTPUT.audio_codec,
+            'aac_coder': persona.OUTPUT.aac_coder,
+            'b:a': self.audio_bitrate,
+            'ar': self.sample_rate,
+            'ac': 2,
+        }
