@@ -1,6 +1,6 @@
 """Load benchmark of POST /api/videos at rising concurrency.
 
-    .venv/bin/python bench/api.py [--levels 1,8,32,64] [--seconds 5] [--web-workers 2] [--url URL]
+    .venv/bin/python bench/api.py [--levels 1,8,16,32,64] [--seconds 5] [--web-workers 2] [--url URL]
 
 Without --url it starts everything itself: a private redis-server on a free port and
 `python -m web` (uvicorn, --web-workers processes) pointing at it; no video worker runs, so
@@ -186,7 +186,7 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--levels', default='1,8,32,64', help='comma-separated concurrency levels')
+    parser.add_argument('--levels', default='1,8,16,32,64', help='comma-separated concurrency levels')
     parser.add_argument('--seconds', type=float, default=5.0, help='measured seconds per level')
     parser.add_argument('--warmup', type=float, default=1.5, help='unmeasured seconds before the first level')
     parser.add_argument('--web-workers', type=int, default=2, help='uvicorn processes when the bench starts the server')
