@@ -296,7 +296,8 @@ def _build(staging: Path, assets: AssetSet, spec: RenderSpec, deadline: Deadline
     period = loop_period(assets.santa_base, fps, deadline)
     span = period if period is not None else frames(LOOP_COVERAGE_SECONDS, fps)
     loop_unit = 'loop.mp4'
-    loop_frames = _encode_loop(staging, loop_unit, assets, spec, first=blend, count=span, deadline=deadline)
+    loop_frames = _encode_loop(staging, loop_unit, assets, spec, first=blend, count=span, repeats=period is not None,
+                               deadline=deadline)  # fmt: skip
     loop = tuple(f'loop_{i:04d}.mp4' for i in range(len(loop_frames)))
     expected.update(zip(loop, loop_frames, strict=True))
     expected[loop_unit] = span
@@ -366,17 +367,30 @@ def _gop(spec: RenderSpec) -> int:
 
 
 def _encode_loop(
-    directory: Path, unit: str, assets: AssetSet, spec: RenderSpec, *, first: int, count: int, deadline: Deadline
+    directory: Path,
+    unit: str,
+    assets: AssetSet,
+    spec: RenderSpec,
+    *,
+    first: int,
+    count: int,
+    repeats: bool,
+    deadline: Deadline,
 ) -> tuple[int, ...]:
-    """Encode Santa frames [first, first + count) twice: into `unit` as the encoder likes, and
-    with a keyframe every GOP, split into one file per GOP; return the GOP files' frame counts.
+    """Encode Santa frames [first, first + count) with a keyframe every GOP, split into one file
+    per GOP; return the GOP files' frame counts.
+
+    A loop that `repeats` is encoded once more into `unit` with the encoder's own keyframes,
+    for the full passes. One that doesn't is listed whole only under speech longer than it
+    (LOOP_COVERAGE_SECONDS): its GOP encode serves as `unit`, rather than encoding it twice.
 
     The split is a stream copy at the keyframes of one encode: the footage is decoded once
     for all the GOP files, not once per file.
     """
     gop = _gop(spec)
-    encode(unblended(_base(assets, spec, first, first + count), spec, frame_count=count), directory / unit, spec,
-           frame_count=count, deadline=deadline)  # fmt: skip
+    if repeats:
+        encode(unblended(_base(assets, spec, first, first + count), spec, frame_count=count), directory / unit, spec,
+               frame_count=count, deadline=deadline)  # fmt: skip
     gops = directory / 'loop_gops.mp4'
     encode(unblended(_base(assets, spec, first, first + count), spec, frame_count=count), gops, spec,
            frame_count=count, deadline=deadline, force_key_frames=f'expr:eq(mod(n,{gop}),0)')  # fmt: skip
@@ -392,7 +406,10 @@ def _encode_loop(
     )
     run(split.global_args('-hide_banner', '-nostdin', '-v', 'error').compile(overwrite_output=True),
         timeout=deadline.remaining())  # fmt: skip
-    gops.unlink()
+    if repeats:
+        gops.unlink()
+    else:
+        gops.replace(directory / unit)
     return tuple(min(gop, count - start) for start in range(0, count, gop))
 
 
