@@ -314,6 +314,30 @@ def test_a_damaged_kept_ending_is_encoded_again(
     assert ending.stat().st_size > 0 and _video_checksums(ending)
 
 
+@pytest.mark.parametrize('tag', ['unknown', 'smpte170m', 'bt709'])
+def test_footage_renders_from_the_template_whatever_its_colour_tags(
+    tag: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Stored frames lose their colour tags; x264 writes the tags into the SPS every part shares,
+    # so a mismatch would make every order fall back to a single-pass render.
+    assets_dir = _moving_assets(tmp_path / 'assets')
+    if tag != 'unknown':
+        for clip in list(assets_dir.iterdir()):
+            tagged = clip.with_name(f'tagged-{clip.name}')
+            run(['ffmpeg', '-v', 'error', '-y', '-i', str(clip), '-c:a', 'copy', '-c:v', 'libx264', '-preset',
+                 'ultrafast', '-colorspace', tag, '-color_primaries', tag, '-color_trc', tag, '-color_range', 'tv',
+                 str(tagged)], timeout=TIMEOUT)  # fmt: skip
+            tagged.replace(clip)
+    assets = load_assets(assets_dir, decode=False)
+    assert assets.santa_base.color.space == tag
+    speech = FakeTTS(seconds=MOVING_SPEECH_SECONDS).synthesize('x', 'es', tmp_path)
+    with caplog.at_level('WARNING', logger='compose.render'):
+        fast, reference = _render_both(assets, SantaSegment(assets.santa_base.path, speech, True, {}), tmp_path,
+                                       tmp_path / 'cache')  # fmt: skip
+    assert 'compose.single_pass_fallback' not in caplog.messages
+    assert probe(fast).color == probe(reference).color
+
+
 def test_a_prepared_template_is_reused_without_running_ffmpeg(
     placeholder_renders: Renders, monkeypatch: pytest.MonkeyPatch
 ) -> None:
