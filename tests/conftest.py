@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pytest_httpserver import HTTPServer
 from redis import Redis
 
 SMALL = (180, 320)
@@ -74,6 +75,18 @@ def redis_conn(redis_url: str) -> Iterator[Redis]:
     yield conn
     conn.flushdb()
     conn.close()
+
+
+@pytest.fixture(scope='session')
+def vendor_host() -> Iterator[HTTPServer]:
+    """One local HTTP server for the vendor contract suites; each test clears it and installs its fake.
+
+    Shared for the session: stopping a server takes half a second.
+    """
+    server = HTTPServer(host='127.0.0.1', threaded=True)
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope='session')

@@ -46,15 +46,6 @@ COG_DEADLINE = 10.0
 
 
 @pytest.fixture(scope='module')
-def http_server() -> Iterator[HTTPServer]:
-    # One server for the module (stopping one takes half a second); each test registers its own fake.
-    server = HTTPServer(host='127.0.0.1', threaded=True)
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope='module')
 def storage(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStorage]:
     """Local storage whose published media a static file server really serves, as PUBLIC_MEDIA_BASE_URL."""
     root = tmp_path_factory.mktemp('storage')
@@ -73,17 +64,17 @@ def base_video(small_assets: Path) -> Path:
 
 
 @pytest.fixture
-def sync_fake(http_server: HTTPServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeSyncLabs]:
-    http_server.clear()
-    yield FakeSyncLabs(http_server, tmp_path_factory.mktemp('synclabs'))
-    http_server.check_handler_errors()
+def sync_fake(vendor_host: HTTPServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeSyncLabs]:
+    vendor_host.clear()
+    yield FakeSyncLabs(vendor_host, tmp_path_factory.mktemp('synclabs'))
+    vendor_host.check_handler_errors()
 
 
 @pytest.fixture
-def cog_fake(http_server: HTTPServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeCog]:
-    http_server.clear()
-    yield FakeCog(http_server, tmp_path_factory.mktemp('cog'))
-    http_server.check_handler_errors()
+def cog_fake(vendor_host: HTTPServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeCog]:
+    vendor_host.clear()
+    yield FakeCog(vendor_host, tmp_path_factory.mktemp('cog'))
+    vendor_host.check_handler_errors()
 
 
 @pytest.fixture

@@ -39,20 +39,11 @@ TEXT = {
 FAST = HttpTimeouts(connect=2.0, read=0.5)
 
 
-@pytest.fixture(scope='module')
-def http_server() -> Iterator[HTTPServer]:
-    # One server for the module (stopping one takes half a second); each test registers its own fake.
-    server = HTTPServer(host='127.0.0.1', threaded=True)
-    server.start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
-def eleven_server(http_server: HTTPServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeElevenLabs]:
-    http_server.clear()
-    yield FakeElevenLabs(http_server, tmp_path_factory.mktemp('elevenlabs'))
-    http_server.check_handler_errors()
+def eleven_server(vendor_host: HTTPServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FakeElevenLabs]:
+    vendor_host.clear()
+    yield FakeElevenLabs(vendor_host, tmp_path_factory.mktemp('elevenlabs'))
+    vendor_host.check_handler_errors()
 
 
 @pytest.fixture

@@ -47,20 +47,11 @@ KINDS = ('heygen', 'higgsfield', 'fake')
 SCRIPT = '¡Jo, jo, jo! Hola, Lucía.'
 
 
-@pytest.fixture(scope='session')
-def _vendor_host() -> Iterator[HTTPServer]:
-    # One server for the session (stopping one costs half a second); each test installs its fake afresh.
-    server = HTTPServer(host='127.0.0.1', threaded=True)
-    server.start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
-def vendor_server(_vendor_host: HTTPServer) -> Iterator[HTTPServer]:
-    _vendor_host.clear()
-    yield _vendor_host
-    _vendor_host.clear()
+def vendor_server(vendor_host: HTTPServer) -> Iterator[HTTPServer]:
+    vendor_host.clear()
+    yield vendor_host
+    vendor_host.clear()
 
 
 @pytest.fixture(scope='session')
