@@ -31,7 +31,7 @@ if not Path(CHROMIUM).exists():
         pytest.fail('Chromium is required under CI (scripts/bootstrap.sh test installs it)', pytrace=False)
     pytest.skip('chromium is not installed (apt-get install -y chromium)', allow_module_level=True)
 
-from playwright.sync_api import ConsoleMessage, Page, Request, ViewportSize, sync_playwright  # noqa: E402
+from playwright.sync_api import ConsoleMessage, Page, Request, ViewportSize, expect, sync_playwright  # noqa: E402
 
 MOBILE: ViewportSize = {'width': 390, 'height': 844}
 
@@ -125,7 +125,7 @@ def test_a_parent_orders_a_video_and_watches_it(server: str, page: Page, tmp_pat
     duration = page.eval_on_selector('#player', 'v => v.duration')
     assert duration > 5
     assert page.locator('#progress-bar').evaluate('p => p.value') == 100
-    assert page.locator('#progress-title').inner_text() == '¡Tu vídeo de Papá Noel está listo!'
+    expect(page.locator('#progress-title')).to_have_text('¡Tu vídeo de Papá Noel está listo!')
     page.wait_for_timeout(700)  # let the progress bar's transition finish for the screenshot
     page.screenshot(path=str(tmp_path / 'finished.png'), full_page=True)
 
@@ -138,7 +138,7 @@ def test_a_parent_orders_a_video_and_watches_it(server: str, page: Page, tmp_pat
     # The page switches to English, the finished state included.
     page.get_by_role('button', name='English').click()
     assert page.locator('html').get_attribute('lang') == 'en'
-    assert page.locator('#progress-title').inner_text() == 'Your video from Santa is ready!'
+    expect(page.locator('#progress-title')).to_have_text('Your video from Santa is ready!')
     assert errors == []
 
 
@@ -147,7 +147,7 @@ def test_the_form_explains_mistakes_in_both_languages(server: str, page: Page, r
     page.goto(server + '/')
     page.get_by_role('button', name='Pedir mi vídeo').click()
     name_error = page.locator('#child_name-error')
-    assert name_error.inner_text() == 'Escribe el nombre del niño o la niña.'
+    expect(name_error).to_have_text('Escribe el nombre del niño o la niña.')
     assert page.locator('#child_name').get_attribute('aria-invalid') == 'true'
     assert page.evaluate('document.activeElement.id') == 'child_name'  # focus goes to the first mistake
 
@@ -155,9 +155,9 @@ def test_the_form_explains_mistakes_in_both_languages(server: str, page: Page, r
     page.get_by_label('Edad', exact=True).fill('18')
     page.get_by_role('button', name='English').click()
     page.get_by_role('button', name='Order my video').click()
-    assert name_error.inner_text() == 'The name must start with a letter.'
-    assert page.locator('#age-error').inner_text() == 'Age must be between 1 and 17.'
-    assert page.locator('#consent-error').inner_text() == 'We need your consent to make the video.'
+    expect(name_error).to_have_text('The name must start with a letter.')
+    expect(page.locator('#age-error')).to_have_text('Age must be between 1 and 17.')
+    expect(page.locator('#consent-error')).to_have_text('We need your consent to make the video.')
 
     # What only the server knows (moderation) comes back into the same place.
     page.get_by_label("Child's name").fill('Mateo')
@@ -168,9 +168,9 @@ def test_the_form_explains_mistakes_in_both_languages(server: str, page: Page, r
     with page.expect_response('**/api/videos') as answer:
         page.get_by_role('button', name='Order my video').click()
     assert answer.value.status == 422
-    assert (
-        page.locator('#message-error').inner_text() == 'The message contains words Santa cannot say. Please change it.'
-    )
+    # The page shows the answer after the response arrives: wait for it rather than read at once.
+    refused = 'The message contains words Santa cannot say. Please change it.'
+    expect(page.locator('#message-error')).to_have_text(refused)
     assert not redis_conn.keys('papanoel:video:*')
     # The browser reports the refused request itself as a failed resource load; nothing else may appear.
     assert [e for e in errors if 'status of 422' not in e] == []
