@@ -24,6 +24,10 @@ class EspeakTTS(TTSProvider):
     def cache_identity(self) -> dict[str, Any]:
         return {'provider': self.name, 'voice': dataclasses.asdict(self.voice)}
 
+    def check_reachable(self) -> str:
+        """Local: no key to prove; the health check's espeak-ng check runs the binary itself."""
+        return 'local: no remote call'
+
     def synthesize(self, text: str, language: str, workdir: Path) -> Speech:
         if language not in self.voice.voices:
             raise PermanentProviderError(self.name, f'no voice for language {language!r}')
