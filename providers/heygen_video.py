@@ -68,6 +68,17 @@ class HeyGenVideo(RemoteVideoProvider):
         self.aspect_ratio = aspect_ratio
         self.api = HeyGenApi(self.name, api_key, base_url, timeouts, self.session)
 
+    @property
+    def timeouts(self) -> HttpTimeouts:
+        return self._timeouts
+
+    @timeouts.setter
+    def timeouts(self, value: HttpTimeouts) -> None:
+        # One setting for every call, the API's included (tests and ops change it on a live provider).
+        self._timeouts = value
+        if 'api' in self.__dict__:
+            self.api.timeouts = value
+
     def vendor_error(self, response: requests.Response) -> ProviderError | None:
         return envelope_error(self.name, response)
 

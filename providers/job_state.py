@@ -90,7 +90,7 @@ class JobState:
     def generation(self, key: str) -> dict[str, Any] | None:
         """What is known of the generation sent under `key`: {'id'?, 'status'?}."""
         entry = self._data['generations'].get(key)
-        return dict(entry) if entry else None
+        return None if entry is None else dict(entry)  # {}: sent, answer never seen
 
     def submitting(self, key: str) -> bool:
         """Record that a paid request under `key` is about to leave; True if it is a new key.

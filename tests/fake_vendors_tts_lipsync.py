@@ -360,9 +360,15 @@ class FakeSyncLabs(_Fake):
 class FakeCog(_Fake):
     """A Cog server for a lip-sync model: `POST /predictions` (synchronous), `GET /health-check` (section 5).
 
-    Modes: ok (output is a URL), data_uri (output inlined as a data URI), failed ("Face not
-    detected"), failed_oom (CUDA out of memory), busy (409), server_error (500), slow, malformed,
-    truncated (the output URL serves half the MP4).
+    The failure messages are those the predictors of docs/self-hosted-lipsync.md report (the
+    models' own exceptions, read 2026-12-01 in Rudrabha/Wav2Lip @5c90fa9 inference.py and
+    TMElyralab/MuseTalk @0a89dec scripts/inference.py; replicate/cog docs/http.md for the wire).
+
+    Modes: ok (output is a URL), data_uri (output inlined as a data URI), failed (Wav2Lip's
+    "Face not detected!"), failed_no_face (our MuseTalk sketch's message), failed_oom
+    (torch.OutOfMemoryError), failed_cuda_oom ("CUDA error: out of memory"), failed_other (a
+    RuntimeError that repeats), busy (409), server_error (500), slow, malformed, truncated (the
+    output URL serves half the MP4).
     """
 
     def __init__(self, server: HTTPServer, files: Path) -> None:
@@ -386,6 +392,12 @@ class FakeCog(_Fake):
                 return Response('{"status": "succ', status=200, content_type='application/json')
             case 'failed':
                 return _json({'status': 'failed', 'error': "ValueError('Face not detected! Ensure the video...')"})
+            case 'failed_no_face':
+                return _json({'status': 'failed', 'error': 'MuseTalk: no face detected in any frame of the video'})
+            case 'failed_cuda_oom':
+                return _json({'status': 'failed', 'error': 'RuntimeError: CUDA error: out of memory'})
+            case 'failed_other':
+                return _json({'status': 'failed', 'error': 'RuntimeError: audio features are empty'})
             case 'failed_oom':
                 return _json({'status': 'failed', 'error': 'torch.OutOfMemoryError: CUDA out of memory.'})
             case 'slow':

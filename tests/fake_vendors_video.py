@@ -61,6 +61,8 @@ class Job:
     polls: int = 0
     clip: Path | None = None
     body: Any = None
+    #: Its terminal answer once reached: a finished job stays as it ended, whatever the mode says later.
+    final: dict[str, Any] | None = None
 
 
 @dataclass
@@ -292,7 +294,9 @@ class FakeHeyGen(_Fake):
             return self._error(404, 'not_found', 'video not found')
         data: dict[str, Any] = {'id': job.id, 'title': job.body.get('title'), 'video_url': None,
                                 'failure_code': None, 'failure_message': None}  # fmt: skip
-        if self._still_working(job):
+        if job.final is not None:
+            data.update(job.final)
+        elif self._still_working(job):
             data['status'] = 'pending' if job.polls == 1 else 'processing'
         elif self.mode == 'failed':
             data.update(status='failed', failure_code='avatar_render_error', failure_message='Avatar render crashed')
@@ -302,6 +306,8 @@ class FakeHeyGen(_Fake):
             data.update(status='failed', failure_code='content_moderation', failure_message='Input rejected')
         else:
             data.update(status='completed', video_url=self.url(f'/media/{self._render(job).name}'), duration=None)
+        if data['status'] in ('completed', 'failed'):
+            job.final = {k: data[k] for k in ('status', 'video_url', 'failure_code', 'failure_message')}
         return _json({'data': data})
 
     def _render(self, job: Job) -> Path:
@@ -422,8 +428,12 @@ class FakeHiggsfield(_Fake):
         job = self.jobs.get(Path(request.path).name)
         if job is None:
             return _json({'detail': 'Not found'}, 404)
+        if job.final is not None:  # a terminal job keeps its identity (and its answer)
+            return _json(self._public(job, job.final['status'], job.final['url']))
         if self._still_working(job):
             return _json(self._public(job, 'queued' if job.polls == 1 else 'in_progress'))
         if self.mode in ('failed', 'nsfw', 'canceled'):
+            job.final = {'status': self.mode, 'url': None}
             return _json(self._public(job, self.mode))
-        return _json(self._public(job, 'completed', self.url(f'/media/{self._clip(job).name}')))
+        job.final = {'status': 'completed', 'url': self.url(f'/media/{self._clip(job).name}')}
+        return _json(self._public(job, 'completed', job.final['url']))

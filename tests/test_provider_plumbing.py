@@ -12,6 +12,7 @@ from providers.errors import (
     ContentRejected,
     PermanentProviderError,
     ProviderError,
+    ProviderMisconfigured,
     ProviderRateLimited,
     ProviderTimeout,
     QuotaExhausted,
@@ -59,8 +60,9 @@ def test_retry_after_date_in_the_past_means_now() -> None:
     ('status', 'error'),
     [
         (400, PermanentProviderError),
-        (401, PermanentProviderError),
+        (401, ProviderMisconfigured),
         (402, QuotaExhausted),
+        (403, ProviderMisconfigured),
         (404, PermanentProviderError),
         (408, TransientProviderError),
         (409, TransientProviderError),
@@ -104,6 +106,11 @@ def test_json_body_of_malformed_json_is_transient() -> None:
         (requests.ConnectTimeout('slow'), ProviderTimeout),
         (requests.ConnectionError('refused'), TransientProviderError),
         (requests.exceptions.ChunkedEncodingError('cut'), TransientProviderError),
+        # Configuration, never retried: they fail the same way until someone fixes the settings.
+        (requests.exceptions.MissingSchema('no scheme'), ProviderMisconfigured),
+        (requests.exceptions.InvalidSchema('gopher'), ProviderMisconfigured),
+        (requests.exceptions.InvalidURL('bad'), ProviderMisconfigured),
+        (requests.exceptions.SSLError('CERTIFICATE_VERIFY_FAILED'), ProviderMisconfigured),
     ],
 )
 def test_mapped_errors_turns_transport_failures_into_provider_errors(
