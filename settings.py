@@ -103,7 +103,7 @@ class Settings(BaseSettings):
     synclabs_model: str = 'lipsync-2'
     # Self-hosted lip-sync servers speaking the Cog HTTP contract (docs/self-hosted-lipsync.md); empty: off.
     musetalk_url: str = ''
-    musetalk_bbox_shift: int = 0
+    musetalk_bbox_shift: int = 0  # ignored: MuseTalk v15 forces bbox_shift=0 (docs/self-hosted-lipsync.md)
     wav2lip_url: str = ''
     # Wav2Lip's weights are licensed for research/non-commercial use only: it stays off unless this is true.
     wav2lip_allow_noncommercial: bool = False

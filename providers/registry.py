@@ -103,7 +103,6 @@ def configured_lipsync(settings: Settings, storage: Storage) -> tuple[LipSyncPro
                 storage,
                 timeouts=timeouts,
                 deadline=deadline,
-                bbox_shift=settings.musetalk_bbox_shift,
             )
         )
     if settings.wav2lip_url and settings.wav2lip_allow_noncommercial:
