@@ -79,6 +79,8 @@ class Provider:
             return Reachability(False, f'misconfigured: {exc.message}', _ms(started), misconfigured=True)
         except ProviderError as exc:
             return Reachability(False, exc.message, _ms(started))
+        except NotImplementedError as exc:
+            return Reachability(False, f'no health call: {exc}', _ms(started))
         return Reachability(True, detail, _ms(started))
 
 

@@ -197,7 +197,8 @@ class FakeHeyGen(_Fake):
         if self.mode == '429-reset':
             return self._error(429, 'rate_limit_exceeded', 'Too many requests', {'RateLimit-Reset': '5'})
         if self.mode == 'insufficient-credit':
-            return self._error(402, 'insufficient_credit', 'Insufficient credit')
+            # The code, not the status, says quota: the fake answers 400 (the status is not documented).
+            return self._error(400, 'insufficient_credit', 'Insufficient credit')
         if self.mode == 'validation':
             return self._error(400, 'validation_error', 'avatar_id is not a valid avatar')
         return super()._transport_fault()
