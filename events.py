@@ -62,3 +62,8 @@ METRICS_REDIS_UNAVAILABLE = 'metrics.redis_unavailable'
 WEB_PORT_UNAVAILABLE = 'web.port_unavailable'
 WEB_WORKER_FAILED = 'web.worker_failed'
 HTTP_UNHANDLED_ERROR = 'http.unhandled_error'
+
+# --- Paid providers (issue #12) ---
+# A job sent a paid request under a new idempotency key after an earlier one (a republished URL, a
+# failed generation): a second charge for the same job, counted in extra['paid_submits'].
+PROVIDER_PAID_CALL_REPEATED = 'provider.paid_call_repeated'

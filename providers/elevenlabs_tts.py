@@ -157,7 +157,7 @@ class ElevenLabsTTS(TTSProvider):
         # A bad ELEVENLABS_BASE_URL (no or unknown scheme, malformed) or a certificate that does not
         # verify fails the same way every time: configuration, not weather.
         if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL) or 'CERTIFICATE_VERIFY_FAILED' in str(exc):
-            return ProviderMisconfigured(self.name, f'misconfigured: {exc!r}')
+            return ProviderMisconfigured(self.name, f'{exc!r}')
         return TransientProviderError(self.name, f'request failed: {exc!r}')
 
     def _mapped(self, exc: ApiError) -> ProviderError:

@@ -92,7 +92,7 @@ def mapped_errors(provider: str) -> Iterator[None]:
         raise
     except CONFIGURATION_ERRORS as exc:
         # Checked before ConnectionError: SSLError is one, and a certificate does not fix itself.
-        raise ProviderMisconfigured(provider, f'misconfigured: {type(exc).__name__}: {exc}') from exc
+        raise ProviderMisconfigured(provider, f'{type(exc).__name__}: {exc}') from exc
     except requests.Timeout as exc:
         raise ProviderTimeout(provider, f'timed out: {exc}') from exc
     except requests.ConnectionError as exc:

@@ -15,12 +15,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import events
+
+log = logging.getLogger(__name__)
 # A URL is reused only while it stays valid this long again: the vendor may fetch it late.
 URL_MARGIN_SECONDS = 600
 
@@ -44,6 +48,7 @@ class JobState:
     """One provider's checkpoint for one job: published URLs, remote generations, fresh starts."""
 
     def __init__(self, workdir: Path, provider: str, *, clock: Callable[[], float] = time.time) -> None:
+        self.provider = provider
         self.path = workdir / f'.provider-{provider}.json'
         self.clock = clock
         self._data: dict[str, Any] = {'published': {}, 'generations': {}, 'fresh_starts': {}, 'paid_submits': 0}
@@ -103,6 +108,9 @@ class JobState:
             self._data['generations'][key] = {}
             self._data['paid_submits'] = int(self._data['paid_submits']) + 1
             self._save()
+            if self.paid_submits > 1:
+                extra = {'provider': self.provider, 'paid_submits': self.paid_submits, 'idempotency_key': key}
+                log.warning(events.PROVIDER_PAID_CALL_REPEATED, extra=extra)
         return new
 
     def remember_generation(self, key: str, generation_id: str) -> None:

@@ -244,7 +244,12 @@ def test_synclabs_lost_answer_with_presigned_urls_resumes_the_paid_generation(
 
 
 def test_synclabs_republished_input_is_a_new_key_and_a_counted_paid_call(
-    sync_fake: FakeSyncLabs, storage: LocalStorage, base_video: Path, speech: Speech, tmp_path: Path
+    sync_fake: FakeSyncLabs,
+    storage: LocalStorage,
+    base_video: Path,
+    speech: Speech,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     presigned = PresignedLikeStorage(storage.root, public_base_url=storage.public_base_url)
     clock = [1_000_000.0]
@@ -264,6 +269,8 @@ def test_synclabs_republished_input_is_a_new_key_and_a_counted_paid_call(
     assert len(set(keys)) == 2, 'a new URL is a new body: it must not reuse the old key (payload conflict)'
     assert sync_fake.ledger.charged_calls() == 2
     assert JobState(tmp_path, 'synclabs').paid_submits == 2  # counted
+    [repeated] = [r for r in caplog.records if r.getMessage() == 'provider.paid_call_repeated']
+    assert repeated.paid_submits == 2 and repeated.provider == 'synclabs'  # type: ignore[attr-defined]
 
 
 def test_fake_sync_refuses_a_key_reused_with_another_body(
