@@ -664,3 +664,55 @@ def test_wav2lip_without_the_noncommercial_flag_is_off_and_says_so(
     assert _names(providers) == []
     assert len(_licence_records(caplog, NONCOMMERCIAL_REFUSED)) == 1
     assert not _licence_records(caplog, NONCOMMERCIAL_ENABLED)
+
+
+# --- One failure table over every remote lip-sync provider --------------------------------------
+
+# Shared categories, in each fake's own words: (kind, the fake's mode, the class the chain sees).
+SHARED_FAILURES: dict[str, dict[str, tuple[str, type[ProviderError]]]] = {
+    'server error': {'synclabs': ('server_error', TransientProviderError),
+                     'heygen-lipsync': ('500', TransientProviderError),
+                     'musetalk': ('server_error', TransientProviderError),
+                     'wav2lip': ('server_error', TransientProviderError)},
+    'malformed answer': {'synclabs': ('malformed', TransientProviderError),
+                         'heygen-lipsync': ('malformed', TransientProviderError),
+                         'musetalk': ('malformed', TransientProviderError),
+                         'wav2lip': ('malformed', TransientProviderError)},
+    'too busy': {'synclabs': ('rate_limited', ProviderRateLimited),
+                 'heygen-lipsync': ('429', ProviderRateLimited),
+                 'musetalk': ('busy', TransientProviderError),
+                 'wav2lip': ('busy', TransientProviderError)},
+    'refused content': {'synclabs': ('rejected', ContentRejected),
+                        'heygen-lipsync': ('moderation', ContentRejected),
+                        'musetalk': ('failed', ContentRejected),
+                        'wav2lip': ('failed', ContentRejected)},
+}  # fmt: skip
+SHARED_CASES = [(what, kind, *case) for what, kinds in SHARED_FAILURES.items() for kind, case in kinds.items()]
+
+
+@pytest.mark.parametrize(('what', 'kind', 'mode', 'error'), SHARED_CASES, ids=[f'{c[1]}-{c[0]}' for c in SHARED_CASES])
+def test_every_remote_lipsync_maps_shared_failures_alike(
+    what: str,
+    kind: str,
+    mode: str,
+    error: type[ProviderError],
+    request: pytest.FixtureRequest,
+    storage: LocalStorage,
+    base_video: Path,
+    speech: Speech,
+    tmp_path: Path,
+) -> None:
+    fake: FakeSyncLabs | FakeHeyGen | FakeCog
+    provider: LipSyncProvider
+    if kind in ('synclabs', 'heygen-lipsync'):
+        fake = request.getfixturevalue('sync_fake' if kind == 'synclabs' else 'heygen_fake')
+        provider = request.getfixturevalue(kind.replace('-', '_'))
+    else:
+        fake = request.getfixturevalue('cog_fake')
+        provider = _cog(kind, fake.base_url, storage)
+    fake.mode = mode
+    with closing(provider):
+        with pytest.raises(ProviderError) as raised:
+            provider.sync(base_video, speech, tmp_path)
+    assert type(raised.value) is error, (what, raised.value)
+    assert raised.value.provider == kind
