@@ -708,8 +708,8 @@ def test_every_remote_lipsync_maps_shared_failures_alike(
         fake = request.getfixturevalue('sync_fake' if kind == 'synclabs' else 'heygen_fake')
         provider = request.getfixturevalue(kind.replace('-', '_'))
     else:
-        fake = request.getfixturevalue('cog_fake')
-        provider = _cog(kind, fake.base_url, storage)
+        cog: FakeCog = request.getfixturevalue('cog_fake')
+        fake, provider = cog, _cog(kind, cog.base_url, storage)
     fake.mode = mode
     with closing(provider):
         with pytest.raises(ProviderError) as raised:
