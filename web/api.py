@@ -7,11 +7,10 @@ GET  /api/videos/{id}/download        the MP4 (Range requests for seeking), only
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from typing import Annotated, Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
@@ -23,6 +22,7 @@ from queueing.enqueue import enqueue_order
 from queueing.records import JobRecord, JobRecords, State
 from storage import LocalStorage
 from web import i18n
+from web.bodies import BodyError, decode_form, decode_json, printable_field
 from web.context import WebContext, get_context
 from web.errors import ApiError, request_language
 from web.idempotency import MAX_KEY_LENGTH, Outcome, fingerprint, order_id_for
@@ -109,18 +109,17 @@ async def _read_order(request: Request) -> dict[str, Any]:
     language = request_language(request)
     if content_type == 'application/json' or content_type.endswith('+json'):
         try:
-            data = json.loads(await request.body())
-        except (ValueError, UnicodeDecodeError):
-            raise ApiError(400, 'invalid_json', language=language) from None
+            data = decode_json(await request.body())
+        except BodyError as exc:
+            raise ApiError(400, exc.code, language=language) from None
         if not isinstance(data, dict):
             raise ApiError(422, 'invalid_body', language=language)
         return data
     if content_type == 'application/x-www-form-urlencoded':
         try:
-            pairs = parse_qsl((await request.body()).decode('utf-8'), keep_blank_values=True, strict_parsing=False)
-        except UnicodeDecodeError:
-            raise ApiError(400, 'invalid_body', language=language) from None
-        return dict(pairs)
+            return decode_form(await request.body())
+        except BodyError as exc:
+            raise ApiError(400, exc.code, language=language) from None
     if content_type == 'multipart/form-data':
         form = await request.form()
         fields: dict[str, Any] = {}
@@ -171,7 +170,7 @@ def _accept_order(
 
 def _valid_order(fields: dict[str, Any], order_id: str | None, language: i18n.Language, metrics: Metrics) -> Order:
     errors = [
-        FieldError(field=name, code='extra_forbidden', message='unknown field')
+        FieldError(field=printable_field(name), code='extra_forbidden', message='unknown field')
         for name in fields
         if name not in PUBLIC_FIELDS
     ]

@@ -1,0 +1,119 @@
+"""One normalization for the text Santa will say, and the checks every name and message passes.
+
+`speakable(value, kind)` is the only way a name or a message enters an order: it refuses text
+that cannot be encoded (lone UTF-16 surrogates), control and format characters, markup and
+speech-engine control syntax, then applies NFKC (fullwidth and mathematical letters become the
+letters they stand for) and collapses whitespace, and finally refuses letters from scripts the
+voices (es, en) cannot read and words that mix scripts (Latin look-alikes from Cyrillic or Greek).
+`fold()` is the form every later check compares: NFKC, then case-folded.
+
+Errors are pydantic's custom errors with a code of their own (web/i18n.py words them for
+parents); their English text never repeats the refused characters raw, only as U+XXXX, so an
+error message can always be encoded, logged and printed.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Literal
+
+from confusable_homoglyphs import categories, confusables
+from pydantic_core import PydanticCustomError
+
+Kind = Literal['name', 'message']
+
+#: The scripts the voices can read (the es and en voices speak Latin letters, all diacritics
+#: included). Script data is confusable_homoglyphs' copy of Unicode's Scripts.txt, not a table here.
+SPOKEN_SCRIPTS = frozenset({'LATIN'})
+NAME_PUNCTUATION = frozenset(" -'")
+
+# Markup and speech-engine control syntax, refused at intake (providers/speakable.py also makes
+# each engine read it as words: defence in depth). < > tags (SSML, ElevenLabs <break>/<phoneme>),
+# &entities;, [ ] (espeak's [[phonemes]], ElevenLabs' [audio tags]), and {{ }} templates.
+_MARKUP = re.compile(r'[<>\[\]]|&#?\w+;|\{\{|\}\}')
+_WHITESPACE = re.compile(r'\s+')
+_SURROGATE = re.compile('[\ud800-\udfff]')
+# Typographic apostrophes are normalized to the ASCII one the name rule allows.
+_APOSTROPHES = str.maketrans({'\u2019': "'", '\u02bc': "'", '\u2018': "'"})
+# Words, for the mixed-script check: runs of letters and marks.
+_WORD = re.compile(r'[^\W\d_]+', re.UNICODE)
+# In messages: letters, digits, marks, spaces and punctuation are words or their pauses; currency
+# and maths signs are read as words. Other symbols (emoji, dingbats) come out as gibberish.
+_MESSAGE_CATEGORIES = ('L', 'M', 'Nd', 'P', 'Zs', 'Sc', 'Sm')
+
+
+def fold(text: str) -> str:
+    """The form every check compares: NFKC, then case-folded (ß -> ss, fullwidth -> ASCII)."""
+    return unicodedata.normalize('NFKC', text).casefold()
+
+
+def codepoints(chars: str | set[str]) -> str:
+    return ' '.join(f'U+{ord(c):04X}' for c in sorted(set(chars)))
+
+
+def script_of(char: str) -> str:
+    """The Unicode script of one character ('LATIN', 'CYRILLIC', 'COMMON', ...)."""
+    return str(categories.aliases_categories(char)[0])
+
+
+def speakable(value: str, kind: Kind) -> str:
+    """`value` normalized for speech, or a PydanticCustomError saying what is wrong with it."""
+    if _SURROGATE.search(value):
+        # A lone surrogate is half of a character: it cannot be encoded, spoken or stored.
+        raise PydanticCustomError('surrogate', 'contains text that is not valid Unicode (a lone surrogate)')
+    for char in value:
+        if unicodedata.category(char) in ('Cc', 'Cf', 'Co', 'Cn', 'Cs') and char not in '\n\t':
+            raise PydanticCustomError('control', 'contains a control character ({chars})', {'chars': codepoints(char)})
+    value = unicodedata.normalize('NFKC', value)
+    if _MARKUP.search(value):
+        raise PydanticCustomError('markup', 'must be plain text, without markup such as < > [ ] or &entities;')
+    value = _WHITESPACE.sub(' ', value).strip()
+    if kind == 'name':
+        value = value.translate(_APOSTROPHES)
+        _check_name_characters(value)
+    else:
+        _check_message_characters(value)
+    _check_scripts(value)
+    return value
+
+
+def _check_name_characters(name: str) -> None:
+    if not name:
+        raise PydanticCustomError('required', 'is required')
+    if not name[0].isalpha():
+        raise PydanticCustomError('start_letter', 'must start with a letter')
+    bad = {c for c in name if not (c.isalpha() or unicodedata.category(c).startswith('M') or c in NAME_PUNCTUATION)}
+    if bad:
+        raise PydanticCustomError(
+            'letters_only',
+            'may contain only letters, spaces, hyphens and apostrophes; found: {chars}',
+            {'chars': codepoints(bad)},
+        )
+
+
+def _check_message_characters(message: str) -> None:
+    bad = {c for c in message if not unicodedata.category(c).startswith(_MESSAGE_CATEGORIES)}
+    if bad:
+        raise PydanticCustomError(
+            'symbols', 'contains symbols Santa cannot read aloud: {chars}', {'chars': codepoints(bad)}
+        )
+
+
+def _check_scripts(value: str) -> None:
+    letters = {c for c in value if c.isalpha()}
+    foreign = {c for c in letters if script_of(c) not in SPOKEN_SCRIPTS}
+    for word in _WORD.findall(value):
+        # A word that mixes scripts is a homoglyph disguise ("Маria" with a Cyrillic М).
+        if confusables.is_mixed_script(word, allowed_aliases=['COMMON', 'INHERITED']):
+            raise PydanticCustomError(
+                'mixed_script',
+                'mixes letters of different alphabets ({chars}); type it again with a Latin keyboard',
+                {'chars': codepoints({c for c in word if script_of(c) not in SPOKEN_SCRIPTS})},
+            )
+    if foreign:
+        raise PydanticCustomError(
+            'script',
+            'uses letters Santa cannot read ({chars}): write it in Latin letters as it sounds, e.g. "Yuki", "Omar"',
+            {'chars': codepoints(foreign)},
+        )
