@@ -62,3 +62,9 @@ METRICS_REDIS_UNAVAILABLE = 'metrics.redis_unavailable'
 WEB_PORT_UNAVAILABLE = 'web.port_unavailable'
 WEB_WORKER_FAILED = 'web.worker_failed'
 HTTP_UNHANDLED_ERROR = 'http.unhandled_error'
+
+# --- Human review of messages (issue #10, review/) ---
+ORDER_HELD_FOR_REVIEW = 'order.held_for_review'
+REVIEW_APPROVED = 'review.approved'
+REVIEW_REJECTED = 'review.rejected'
+RENDER_REFUSED_IN_REVIEW = 'job.refused_in_review'

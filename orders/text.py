@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 from typing import Literal
 
 from confusable_homoglyphs import categories, confusables
@@ -46,6 +47,20 @@ _MESSAGE_CATEGORIES = ('L', 'M', 'Nd', 'P', 'Zs', 'Sc', 'Sm')
 def fold(text: str) -> str:
     """The form every check compares: NFKC, then case-folded (ß -> ss, fullwidth -> ASCII)."""
     return unicodedata.normalize('NFKC', text).casefold()
+
+
+@lru_cache(maxsize=8192)
+def strip_accents(text: str) -> str:
+    """Without accents, except the ñ's tilde: a letter of its own in Spanish (año/ano, coño/cono)."""
+    decomposed = unicodedata.normalize('NFD', text)
+    kept = []
+    for index, char in enumerate(decomposed):
+        if unicodedata.combining(char):
+            if char == '\u0303' and index and decomposed[index - 1] == 'n':
+                kept.append(char)
+            continue
+        kept.append(char)
+    return unicodedata.normalize('NFC', ''.join(kept))
 
 
 def codepoints(chars: str | set[str]) -> str:

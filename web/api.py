@@ -16,6 +16,7 @@ from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
+import review
 from metrics import Metrics
 from orders.model import FieldError, Order, OrderError, parse_order
 from queueing.enqueue import enqueue_order
@@ -155,9 +156,13 @@ def _accept_order(
             record = JobRecords(ctx.conn).get(claim.video_id)
             state = record.state.value if record else State.QUEUED.value
             return _accepted(claim.video_id, state), True
+    held_for = review.flags(order.message, ctx.settings.message_review)
     try:
-        result = enqueue_order(ctx.conn, order, queue_name=ctx.settings.queue_name,
-                               job_timeout=ctx.settings.job_timeout_seconds, retry=ctx.job_retry)  # fmt: skip
+        if held_for:
+            result = review.hold_order(ctx.conn, order, held_for)
+        else:
+            result = enqueue_order(ctx.conn, order, queue_name=ctx.settings.queue_name,
+                                   job_timeout=ctx.settings.job_timeout_seconds, retry=ctx.job_retry)  # fmt: skip
     except Exception:
         if idempotency_key:
             ctx.idempotency.abandon(idempotency_key)
@@ -222,7 +227,10 @@ def status_of(record: JobRecord, ctx: WebContext, now: float | None = None) -> V
         created_at=record.created_at,
         updated_at=record.updated_at,
     )
-    if record.state is State.FAILED:
+    if record.state is State.FAILED and record.review_decision == 'rejected':
+        # The reviewer wrote this for the parent.
+        status.error = SafeError(code='message_rejected', message=i18n.rejected_message(record.review_reason))  # type: ignore[arg-type]
+    elif record.state is State.FAILED:
         # The record's own error names files, hosts and vendors: parents get a fixed sentence.
         status.error = SafeError(code='production_failed', message=i18n.message('production_failed'))  # type: ignore[arg-type]
     if record.state is State.COMPLETED:

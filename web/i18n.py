@@ -186,12 +186,22 @@ MESSAGES: dict[str, tuple[str, str]] = {
         'Ese trabajo no está en la cola de fallidos.',
         'That job is not in the dead-letter queue.',
     ),
+    'review_not_found': ('Ese pedido no está esperando revisión.', 'That order is not waiting for review.'),
     'invalid_request': ('La petición no es válida.', 'The request is not valid.'),
     'internal_error': (
         'Algo ha fallado por nuestra parte. Inténtalo de nuevo más tarde.',
         'Something went wrong on our side. Please try again later.',
     ),
 }
+
+
+def rejected_message(reason: str) -> Text:
+    """What the parent reads when a reviewer rejected the message: a fixed sentence and the reviewer's words."""
+    es = 'No podemos hacer este vídeo con ese mensaje.'
+    en = "We can't make this video with that message."
+    if reason:
+        es, en = f'{es} {reason}', f'{en} {reason}'
+    return text(es + ' Puedes hacer un pedido nuevo.', en + ' You can place a new order.')
 
 
 def text(es: str, en: str) -> Text:

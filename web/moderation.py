@@ -22,19 +22,17 @@ from __future__ import annotations
 
 import logging
 import re
-import unicodedata
 from functools import cache, lru_cache
 from pathlib import Path
 
 import events
 from orders.model import FieldError, Order
-from orders.text import fold
+from orders.text import fold, strip_accents
 
 log = logging.getLogger(__name__)
 
 DATA = Path(__file__).with_name('moderation_data')
 
-_TILDE = '\u0303'
 # Digits and symbols read as letters. '1' and '|' stand for i or l: both readings are tried.
 _LEET_I = str.maketrans({'0': 'o', '1': 'i', '3': 'e', '4': 'a', '5': 's', '7': 't', '8': 'b', '9': 'g',
                          '@': 'a', '$': 's', '!': 'i', '|': 'i', '€': 'e', '+': 't'})  # fmt: skip
@@ -84,20 +82,6 @@ def allowed_names() -> frozenset[str]:
 def _domain_pattern() -> re.Pattern[str]:
     tlds = sorted(_words('tlds.txt'), key=len, reverse=True)
     return re.compile(r'\b[\w-]+(?:\.[\w-]+)*\.(?:' + '|'.join(map(re.escape, tlds)) + r')\b', re.IGNORECASE)
-
-
-@lru_cache(maxsize=8192)
-def strip_accents(text: str) -> str:
-    """Without accents, except the ñ's tilde (a letter of its own in Spanish)."""
-    decomposed = unicodedata.normalize('NFD', text)
-    kept = []
-    for index, char in enumerate(decomposed):
-        if unicodedata.combining(char):
-            if char == _TILDE and index and decomposed[index - 1] == 'n':
-                kept.append(char)
-            continue
-        kept.append(char)
-    return unicodedata.normalize('NFC', ''.join(kept))
 
 
 def normalize(token: str) -> str:
