@@ -24,6 +24,7 @@ from queueing.records import JobRecord, JobRecords, State
 from storage import LocalStorage
 from web import i18n
 from web.bodies import BodyError, decode_form, decode_json, printable_field
+from web.clients import from_our_origin, rate_key
 from web.context import WebContext, get_context
 from web.errors import ApiError, request_language
 from web.idempotency import MAX_KEY_LENGTH, Outcome, fingerprint, order_id_for
@@ -37,6 +38,7 @@ from web.schemas import (
     SafeError,
     VideoStatus,
 )
+from web.security import parse_origins
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +76,7 @@ _LOCATION_HEADER = {'Location': {'description': 'The status URL.', 'schema': {'t
     responses={
         202: {'headers': _LOCATION_HEADER},
         400: ERROR_RESPONSE,
+        403: ERROR_RESPONSE,
         409: ERROR_RESPONSE,
         413: ERROR_RESPONSE,
         415: ERROR_RESPONSE,
@@ -90,7 +93,7 @@ async def create_video(
 ) -> JSONResponse:
     fields = await _read_order(request)
     language = i18n.choose_language(fields.get('language'), request.headers.get('accept-language'))
-    client = request.client.host if request.client else 'unknown'
+    client = rate_key(request.client.host) if request.client else 'unknown'
     ctx = get_context(request)
     # Redis and RQ are synchronous, and they run right here on the event loop, on purpose: each
     # call is a loopback round trip of about 0.1 ms, and handing every order to a thread and back
@@ -116,6 +119,9 @@ async def _read_order(request: Request) -> dict[str, Any]:
         if not isinstance(data, dict):
             raise ApiError(422, 'invalid_body', language=language)
         return data
+    if content_type in ('application/x-www-form-urlencoded', 'multipart/form-data', 'text/plain'):
+        # The three types a page on another site can post here without asking (no CORS preflight).
+        _same_origin_form(request, language)
     if content_type == 'application/x-www-form-urlencoded':
         try:
             return decode_form(await request.body())
@@ -132,19 +138,27 @@ async def _read_order(request: Request) -> dict[str, Any]:
     raise ApiError(415, 'unsupported_media_type', language=language)
 
 
+def _same_origin_form(request: Request, language: i18n.Language) -> None:
+    ctx = get_context(request)
+    own_host = request.headers.get('host', '')
+    if not from_our_origin(request.headers, own_host, parse_origins(ctx.settings.cors_origins)):
+        raise ApiError(403, 'cross_site_form', language=language)
+
+
 def _accept_order(
     ctx: WebContext, fields: dict[str, Any], language: i18n.Language, client: str, idempotency_key: str | None
 ) -> tuple[Accepted, bool]:
     metrics = Metrics(ctx.conn)
+    body_fingerprint = fingerprint(fields)
+    order_id = order_id_for(ctx.idempotency_secret(), idempotency_key, body_fingerprint) if idempotency_key else None
+    order = _valid_order(fields, order_id, language, metrics)
+
+    # Counted only once the order is valid: a parent fixing a typo is not placing another order.
     decision = ctx.order_limiter.hit(client)
     if not decision.allowed:
         metrics.incr('web:orders:rate_limited')
         raise ApiError(429, 'rate_limited', language=language, retry_after=decision.retry_after,
                        headers={'Retry-After': str(decision.retry_after)})  # fmt: skip
-
-    body_fingerprint = fingerprint(fields)
-    order_id = order_id_for(ctx.idempotency_secret(), idempotency_key, body_fingerprint) if idempotency_key else None
-    order = _valid_order(fields, order_id, language, metrics)
 
     if idempotency_key:
         claim = ctx.idempotency.claim(idempotency_key, body_fingerprint)
@@ -206,12 +220,14 @@ VideoId = Annotated[str, Path(pattern=VIDEO_ID_PATTERN, description='The id POST
 
 @router.get('/videos/{video_id}', response_model=VideoStatus, summary='Follow a video',
             responses={404: ERROR_RESPONSE})  # fmt: skip
-async def video_status(request: Request, video_id: VideoId) -> VideoStatus:
+async def video_status(request: Request, response: Response, video_id: VideoId) -> VideoStatus:
     # One HGETALL: on the event loop, like the order itself (see create_video). Pages poll this.
     ctx = get_context(request)
     record = JobRecords(ctx.conn).get(video_id)
     if record is None:
         raise ApiError(404, 'not_found', language=request_language(request))
+    # It may carry a download token: no cache, shared or private, may keep it.
+    response.headers['Cache-Control'] = 'no-store'
     return status_of(record, ctx)
 
 
@@ -296,5 +312,5 @@ def download_video(
     presign = getattr(storage, 'presigned_url', None)
     if callable(presign):
         remaining = max(60, min(3600, int(expires - time.time())))
-        return RedirectResponse(presign(video_id, remaining), status_code=302)
+        return RedirectResponse(presign(video_id, remaining), status_code=302, headers={'Cache-Control': 'no-store'})
     raise ApiError(404, 'video_gone', language=language)

@@ -186,6 +186,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         'Ese trabajo no está en la cola de fallidos.',
         'That job is not in the dead-letter queue.',
     ),
+    'cross_site_form': (
+        'Este formulario solo se puede enviar desde nuestra página.',
+        'This form can only be sent from our own page.',
+    ),
     'review_not_found': ('Ese pedido no está esperando revisión.', 'That order is not waiting for review.'),
     'invalid_request': ('La petición no es válida.', 'The request is not valid.'),
     'internal_error': (

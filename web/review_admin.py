@@ -14,7 +14,7 @@ import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
 import review
@@ -48,7 +48,8 @@ class HeldOrder(BaseModel):
 
 
 @router.get('', summary='Orders held for a person to read their message', response_model=list[HeldOrder])
-def held_orders(ctx: Admin) -> list[HeldOrder]:
+def held_orders(ctx: Admin, response: Response) -> list[HeldOrder]:
+    response.headers['Cache-Control'] = 'no-store'  # children's messages: kept by no cache
     records = JobRecords(ctx.conn)
     return [
         HeldOrder(
