@@ -37,6 +37,12 @@ _WHITESPACE = re.compile(r'\s+')
 _SURROGATE = re.compile('[\ud800-\udfff]')
 # Typographic apostrophes are normalized to the ASCII one the name rule allows.
 _APOSTROPHES = str.maketrans({'\u2019': "'", '\u02bc': "'", '\u2018': "'"})
+# Blocks whose letters are all Latin and whose other characters are Common or Inherited (Basic
+# Latin, Latin-1, Latin Extended-A/B, combining diacritics, Latin Extended Additional, general
+# punctuation, currency signs). Not a homoglyph table: a fast path, because the library reads its
+# script data (~0.3-0.7 s) on first use, and the order model also runs whenever a worker or the
+# status API reads a job record; the data is loaded only for text with a character outside these.
+_LATIN_BLOCKS = re.compile('[\u0000-\u024f\u0300-\u036f\u1e00-\u1eff\u2000-\u206f\u20a0-\u20cf]*\\Z')
 # Words, for the mixed-script check: runs of letters and marks.
 _WORD = re.compile(r'[^\W\d_]+', re.UNICODE)
 # In messages: letters, digits, marks, spaces and punctuation are words or their pauses; currency
@@ -116,6 +122,8 @@ def _check_message_characters(message: str) -> None:
 
 
 def _check_scripts(value: str) -> None:
+    if _LATIN_BLOCKS.match(value):
+        return
     letters = {c for c in value if c.isalpha()}
     foreign = {c for c in letters if script_of(c) not in SPOKEN_SCRIPTS}
     for word in _WORD.findall(value):
