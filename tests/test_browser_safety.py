@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -44,11 +44,12 @@ def limited_server(worker_env: dict[str, str], redis_conn: Redis, tmp_path: Path
 
 
 @pytest.fixture
-def spanish_page() -> Iterator[Page]:
+def new_page() -> Iterator[Callable[[], Page]]:
+    """Pages in fresh contexts: the order page remembers an order in progress."""
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            yield browser.new_context(viewport=MOBILE, locale='es-ES').new_page()
+            yield lambda: browser.new_context(viewport=MOBILE, locale='es-ES').new_page()
         finally:
             browser.close()
 
@@ -62,15 +63,16 @@ def fill_order(page: Page, message: str) -> None:
 
 
 def test_a_held_message_says_we_are_checking_it_and_the_limit_is_in_minutes_in_view(
-    limited_server: str, spanish_page: Page
+    limited_server: str, new_page: Callable[[], Page]
 ) -> None:
-    page = spanish_page
-    errors = console_errors(page)
+    page = new_page()
     page.goto(limited_server + '/')
     fill_order(page, 'Nadie te quiere')
     page.get_by_role('button', name='Pedir mi vídeo').click()
     expect(page.locator('#progress-status')).to_contain_text('Estamos revisando tu mensaje')
 
+    page = new_page()
+    errors = console_errors(page)
     page.goto(limited_server + '/')
     fill_order(page, '¡Sigue leyendo tanto!')
     with page.expect_response('**/api/videos') as answer:
