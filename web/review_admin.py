@@ -77,7 +77,7 @@ def approve(ctx: Admin, request: Request, video_id: VideoId) -> dict[str, str]:
 
 
 @router.post('/{video_id}/reject', summary='The message may not be said: the order fails with a reason',
-             responses={404: ERROR_RESPONSE})  # fmt: skip
+             responses={400: ERROR_RESPONSE, 404: ERROR_RESPONSE})  # fmt: skip
 def reject(
     ctx: Admin, request: Request, video_id: VideoId, rejection: Annotated[Rejection | None, Body()] = None
 ) -> dict[str, str]:
