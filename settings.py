@@ -183,6 +183,11 @@ class Settings(BaseSettings):
     # How long an Idempotency-Key is remembered.
     idempotency_ttl_seconds: int = Field(default=86400, ge=60)
 
+    # --- Child safety (issue #10) ---
+    # Human review of messages: off; flagged (an order whose message matches a phrase rule of
+    # review/rules_*.txt waits in state `review` for /admin); all (every order with a message waits).
+    message_review: Literal['off', 'flagged', 'all'] = 'flagged'
+
     log_level: Literal['DEBUG', 'INFO', 'WARNING', 'ERROR'] = 'INFO'
     log_format: Literal['json', 'text'] = 'json'
 

@@ -36,6 +36,7 @@ from providers.errors import (
     TransientProviderError,
 )
 from providers.http import HttpTimeouts, retry_after_seconds
+from providers.speakable import plain_words
 from utils.probe import MediaError, MediaInfo, probe
 from utils.proc import CommandError, run
 
@@ -105,6 +106,7 @@ class ElevenLabsTTS(TTSProvider):
         return 'GET /v1/voices/{voice_id}: 200 (key and voice accepted)'
 
     def synthesize(self, text: str, language: str, workdir: Path) -> Speech:
+        text = plain_words(text)  # read as words only: no phonemes, tags or SSML (issue #10)
         if language not in persona.LANGUAGES:
             raise PermanentProviderError(self.name, f'no voice for language {language!r}')
         response = self._request(text, language)

@@ -10,6 +10,7 @@ from typing import Any
 import papa_noel_config as persona
 from providers.base import Speech, TTSProvider
 from providers.errors import PermanentProviderError, ProviderTimeout
+from providers.speakable import plain_words
 from utils.probe import MediaError, probe
 from utils.proc import CommandError, CommandTimeout, run
 
@@ -29,6 +30,7 @@ class EspeakTTS(TTSProvider):
         return 'local: no remote call'
 
     def synthesize(self, text: str, language: str, workdir: Path) -> Speech:
+        text = plain_words(text)  # read as words only: no phonemes, tags or SSML (issue #10)
         if language not in self.voice.voices:
             raise PermanentProviderError(self.name, f'no voice for language {language!r}')
         out = workdir / f'speech-{self.name}-{uuid.uuid4().hex[:8]}.wav'
