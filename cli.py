@@ -10,9 +10,9 @@ from typing import Any
 import click
 
 from admin import dlq_commands, ops_commands
+from admin.redis_access import RedisAwareGroup, require_redis
 from compose.placeholders import render_placeholders
 from orders import OrderError, parse_order
-from queueing.connection import connect
 from queueing.demo import run_demo
 from queueing.enqueue import enqueue_order
 from queueing.records import JobRecords, State
@@ -45,7 +45,7 @@ def _order_or_exit(fields: dict[str, Any]) -> Any:
         sys.exit(2)
 
 
-@click.group()
+@click.group(cls=RedisAwareGroup)
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     """Papá Noel video service administration."""
@@ -60,8 +60,9 @@ def cli(ctx: click.Context) -> None:
 def enqueue(settings: Settings, /, **fields: Any) -> None:
     """Validate an order and queue it (the parent's consent is taken as given)."""
     order = _order_or_exit(fields)
+    conn = require_redis(settings)
     result = enqueue_order(
-        connect(settings.redis_url),
+        conn,
         order,
         queue_name=settings.queue_name,
         job_timeout=settings.job_timeout_seconds,
@@ -75,7 +76,7 @@ def enqueue(settings: Settings, /, **fields: Any) -> None:
 @click.pass_obj
 def status(settings: Settings, video_id: str) -> None:
     """Show one video's job record."""
-    record = JobRecords(connect(settings.redis_url)).get(video_id)
+    record = JobRecords(require_redis(settings)).get(video_id)
     if record is None:
         click.echo(f'error: no video with id {video_id}', err=True)
         sys.exit(1)

@@ -24,7 +24,7 @@ from rq.job import Job, JobStatus
 from rq.worker_pool import WorkerPool
 
 import events
-from deadletter import DeadLetterQueue
+from deadletter import DeadLetterQueue, note_crash
 from locking import force_release, holder_alive
 from maintenance import cleanup
 from queueing.jobs import current_production
@@ -57,6 +57,8 @@ class VideoWorker(Worker):
         if job.id == self._given_back_job_id:
             self._give_back(job, queue)
             return
+        if exc_string.startswith('Work-horse terminated unexpectedly'):
+            note_crash(self.connection, job.id, exc_string.strip().rstrip(';'))
         super().handle_job_failure(job, queue, started_job_registry=started_job_registry, exc_string=exc_string)
         if job.get_status(refresh=True) == JobStatus.FAILED:
             DeadLetterQueue(self.connection).sweep(queue.name)
@@ -81,6 +83,7 @@ class VideoWorker(Worker):
             if started is None or time.time() - started < grace or holder_alive(self.connection, job_id):
                 continue
             log.warning(events.JOB_ABANDONED, extra={'video_id': job_id, 'reason': 'video lock has no live holder'})
+            note_crash(self.connection, job_id, 'the worker was lost: its video lock has no live holder')
             self.connection.zadd(registry.key, {entry: 0})  # expired now: RQ's cleanup retries or fails it
 
     def _cleanup_if_due(self) -> None:
