@@ -13,6 +13,7 @@ from admin import dlq_commands, ops_commands
 from admin.redis_access import RedisAwareGroup, require_redis
 from compose.placeholders import render_placeholders
 from orders import OrderError, parse_order
+from queueing.cancel import CannotCancel, cancel_order
 from queueing.demo import run_demo
 from queueing.enqueue import enqueue_order
 from queueing.records import JobRecords, State
@@ -81,6 +82,19 @@ def status(settings: Settings, video_id: str) -> None:
         click.echo(f'error: no video with id {video_id}', err=True)
         sys.exit(1)
     click.echo(record.model_dump_json(indent=2))
+
+
+@cli.command()
+@click.argument('video_id')
+@click.pass_obj
+def cancel(settings: Settings, video_id: str) -> None:
+    """Take a queued order out of production for good (the supported way; `rq empty` is not)."""
+    try:
+        cancel_order(require_redis(settings), video_id)
+    except CannotCancel as exc:
+        click.echo(f'error: {exc}', err=True)
+        sys.exit(1)
+    click.echo(f'canceled {video_id}')
 
 
 @cli.command()

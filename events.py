@@ -62,3 +62,8 @@ METRICS_REDIS_UNAVAILABLE = 'metrics.redis_unavailable'
 WEB_PORT_UNAVAILABLE = 'web.port_unavailable'
 WEB_WORKER_FAILED = 'web.worker_failed'
 HTTP_UNHANDLED_ERROR = 'http.unhandled_error'
+
+# Reliability (issue #11)
+JOB_RECONCILED = 'job.reconciled'
+ORDER_CANCELED = 'order.canceled'
+RECONCILE_FAILED = 'reconcile.failed'

@@ -180,6 +180,12 @@ class Settings(BaseSettings):
     # How long an Idempotency-Key is remembered.
     idempotency_ttl_seconds: int = Field(default=86400, ge=60)
 
+    # --- Reliability (issue #11) ---
+    # The reconciliation sweep (one worker of the fleet per interval) puts back orders whose
+    # RQ job vanished (`rq empty`, a dashboard delete) once untouched for the grace period.
+    reconcile_interval_seconds: float = Field(default=30, gt=0)
+    reconcile_grace_seconds: float = Field(default=60, ge=0)
+
     log_level: Literal['DEBUG', 'INFO', 'WARNING', 'ERROR'] = 'INFO'
     log_format: Literal['json', 'text'] = 'json'
 

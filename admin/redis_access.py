@@ -42,6 +42,9 @@ def require_redis(settings: Settings) -> Redis:
         )
         sys.exit(EXIT_USAGE)
     conn = connect(settings.redis_url)
+    context = click.get_current_context(silent=True)
+    if context is not None:
+        context.find_root().call_on_close(conn.close)
     try:
         conn.ping()
     except RedisError as exc:

@@ -10,6 +10,7 @@ from rq import get_current_job
 from audiocache import AudioCache
 from compose import RenderOptions, RenderSpec
 from pipeline import Production, produce_video
+from queueing.cancel import is_canceled
 from retries import ProviderRetryPolicy
 from settings import Settings
 from storage import build_storage
@@ -59,6 +60,8 @@ def process_video(video_id: str) -> str:
     job = get_current_job()
     if job is None:
         raise RuntimeError('process_video must run inside an RQ worker')
+    if is_canceled(job.connection, video_id):
+        return 'canceled'  # dequeued a moment before `cli.py cancel` removed it
     # RQ decides on a retry after we return; with none left, this failure is the last one.
     final_attempt = not job.retries_left
     return produce_video(video_id, job.connection, current_production(), final_attempt=final_attempt)

@@ -18,7 +18,7 @@ import time
 from types import FrameType
 from typing import Any
 
-from redis import Redis
+from redis import Redis, RedisError
 from rq import Queue, SimpleWorker, Worker
 from rq.job import Job, JobStatus
 from rq.worker_pool import WorkerPool
@@ -27,9 +27,12 @@ import events
 from deadletter import DeadLetterQueue, note_crash
 from locking import force_release, holder_alive
 from maintenance import cleanup
+from maintenance.reconcile import reconcile_if_due
 from queueing.jobs import current_production
 from queueing.records import JobRecords
+from retries import job_retry
 from settings import Settings
+from storage import Storage, build_storage
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +51,7 @@ class VideoWorker(Worker):
         super().__init__(*args, **kwargs)
         self._stop_requested_at: float | None = None
         self._given_back_job_id: str | None = None
+        self._storage: Storage | None = None
 
     # --- failures and the dead-letter queue ---
 
@@ -69,6 +73,7 @@ class VideoWorker(Worker):
         super().clean_registries()  # type: ignore[no-untyped-call]
         for queue in self.queues:
             DeadLetterQueue(self.connection).sweep(queue.name)
+        self._reconcile_if_due()
         self._cleanup_if_due()
 
     def _expire_lockless_jobs(self, queue: Queue) -> None:
@@ -86,6 +91,19 @@ class VideoWorker(Worker):
             note_crash(self.connection, job_id, 'the worker was lost: its video lock has no live holder')
             self.connection.zadd(registry.key, {entry: 0})  # expired now: RQ's cleanup retries or fails it
 
+    def _reconcile_if_due(self) -> None:
+        """Run by idle workers (maintenance) and busy ones (heartbeats): one of them per interval sweeps."""
+        if self._storage is None:
+            self._storage = build_storage(self.settings)
+        try:
+            reconcile_if_due(self.connection, owner=self.name, every_seconds=self.settings.reconcile_interval_seconds,
+                             queue_name=self.queues[0].name, storage=self._storage,
+                             job_timeout=self.settings.job_timeout_seconds,
+                             retry=job_retry(self.settings.max_job_attempts, self.settings.job_retry_delays_seconds),
+                             grace_seconds=self.settings.reconcile_grace_seconds)  # fmt: skip
+        except RedisError:
+            log.exception(events.RECONCILE_FAILED)  # the next interval tries again
+
     def _cleanup_if_due(self) -> None:
         every = int(self.settings.cleanup_interval_hours * 3600)
         if self.connection.set(CLEANUP_LOCK_KEY, self.name, nx=True, ex=max(every, 1)):
@@ -100,6 +118,7 @@ class VideoWorker(Worker):
 
     def maintain_heartbeats(self, job: Job) -> None:
         super().maintain_heartbeats(job)
+        self._reconcile_if_due()
         waited = time.monotonic() - self._stop_requested_at if self._stop_requested_at else 0.0
         if self._stop_requested_at and waited > self.settings.shutdown_timeout_seconds and self.horse_pid:
             log.warning(events.WORKER_SHUTDOWN_TIMEOUT, extra={'video_id': job.id, 'waited_seconds': round(waited)})

@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 REDIS_COMMANDS = {
     'enqueue': ['enqueue', '--name', 'Lucía', '--age', '5', '--order-id', 'cli-embedded'],
     'status': ['status', 'cli-embedded'],
+    'cancel': ['cancel', 'cli-embedded'],
     'dlq list': ['dlq', 'list'],
     'dlq show': ['dlq', 'show', 'x'],
     'dlq retry': ['dlq', 'retry', '--all'],

@@ -58,11 +58,14 @@ def test_concurrent_retries_of_one_entry_queue_it_once(
     outcomes: list[str] = []
 
     def admin() -> None:
+        conn = Redis.from_url(redis_url)
         try:
-            DeadLetterQueue(Redis.from_url(redis_url)).retry('v1', job_timeout=300, retry=None)
+            DeadLetterQueue(conn).retry('v1', job_timeout=300, retry=None)
             outcomes.append('requeued')
         except DeadLetterTaken:
             outcomes.append('taken')
+        finally:
+            conn.close()
 
     threads = [threading.Thread(target=admin) for _ in range(admins)]
     for t in threads:
