@@ -31,8 +31,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(report.as_dict()))
     else:
         for check in report.checks:
-            print(f'{"ok  " if check.ok else "FAIL"}  {check.name:<18} {check.detail}')
-        print('healthy' if report.healthy else 'UNHEALTHY')
+            print(f'{"ok  " if check.ok else "DEGR" if check.degraded else "FAIL"}  {check.name:<18} {check.detail}')
+        print({'ok': 'healthy', 'degraded': 'DEGRADED'}.get(report.status, 'UNHEALTHY'))
     return 0 if report.healthy else 1
 
 
