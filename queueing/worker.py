@@ -7,8 +7,9 @@ Each job runs in a forked work horse (RQ's `Worker`). On top of it:
 - SIGTERM/SIGINT stops taking jobs and lets the current one finish; past
   SHUTDOWN_TIMEOUT, or on a second signal, the job goes back to the front of the queue
   with its checkpoints, and the interrupted attempt is not counted;
-- maintenance expires a started job whose video lock has no live holder, so RQ's own
-  abandoned-job handling retries it now rather than minutes later.
+- every worker, busy or idle, sweeps for started jobs whose video lock has no live holder
+  (queueing.recovery) and puts them at the front of the queue within seconds, and for
+  orders whose RQ job vanished (maintenance.reconcile); its children die with it.
 """
 
 from __future__ import annotations
@@ -25,11 +26,12 @@ from rq.worker_pool import WorkerPool
 
 import events
 from deadletter import DeadLetterQueue, note_crash
-from locking import force_release, holder_alive
+from locking import force_release
 from maintenance import cleanup
 from maintenance.reconcile import reconcile_if_due
 from queueing.jobs import current_production
 from queueing.records import JobRecords
+from queueing.recovery import die_with_parent_after_fork, recover_if_due
 from retries import job_retry
 from settings import Settings
 from storage import Storage, build_storage
@@ -37,8 +39,6 @@ from storage import Storage, build_storage
 log = logging.getLogger(__name__)
 
 CLEANUP_LOCK_KEY = 'papanoel:cleanup:lock'
-#: A started job has this many lock heartbeats to take its video lock before a missing one means it died.
-LOCK_GRACE_HEARTBEATS = 3
 
 
 class VideoWorker(Worker):
@@ -49,6 +49,7 @@ class VideoWorker(Worker):
         # An idle worker blocks on dequeue for worker_ttl - 15 s; maintenance runs between blocks.
         kwargs.setdefault('default_worker_ttl', self.settings.maintenance_interval_seconds + 15)
         super().__init__(*args, **kwargs)
+        die_with_parent_after_fork()
         self._stop_requested_at: float | None = None
         self._given_back_job_id: str | None = None
         self._storage: Storage | None = None
@@ -68,28 +69,20 @@ class VideoWorker(Worker):
             DeadLetterQueue(self.connection).sweep(queue.name)
 
     def clean_registries(self) -> None:
-        for queue in self.queues:
-            self._expire_lockless_jobs(queue)
+        self._recover_if_due()
         super().clean_registries()  # type: ignore[no-untyped-call]
         for queue in self.queues:
             DeadLetterQueue(self.connection).sweep(queue.name)
         self._reconcile_if_due()
         self._cleanup_if_due()
 
-    def _expire_lockless_jobs(self, queue: Queue) -> None:
-        registry = queue.started_job_registry
-        entries: list[tuple[bytes, float]] = self.connection.zrange(registry.key, 0, -1, withscores=True)  # type: ignore[assignment]
-        for raw, _score in entries:
-            entry = raw.decode()
-            job_id = entry.split(':', 1)[0]
-            job = Job.fetch(job_id, connection=self.connection) if self.connection.exists(Job.key_for(job_id)) else None
-            started = job.started_at.timestamp() if job and job.started_at else None
-            grace = LOCK_GRACE_HEARTBEATS * self.settings.lock_heartbeat_seconds
-            if started is None or time.time() - started < grace or holder_alive(self.connection, job_id):
-                continue
-            log.warning(events.JOB_ABANDONED, extra={'video_id': job_id, 'reason': 'video lock has no live holder'})
-            note_crash(self.connection, job_id, 'the worker was lost: its video lock has no live holder')
-            self.connection.zadd(registry.key, {entry: 0})  # expired now: RQ's cleanup retries or fails it
+    def _recover_if_due(self) -> None:
+        for queue in self.queues:
+            try:
+                recover_if_due(self.connection, queue, owner=self.name,
+                               heartbeat_seconds=self.settings.lock_heartbeat_seconds)  # fmt: skip
+            except RedisError:
+                log.exception(events.RECOVERY_FAILED)  # the next heartbeat tries again
 
     def _reconcile_if_due(self) -> None:
         """Run by idle workers (maintenance) and busy ones (heartbeats): one of them per interval sweeps."""
@@ -118,6 +111,7 @@ class VideoWorker(Worker):
 
     def maintain_heartbeats(self, job: Job) -> None:
         super().maintain_heartbeats(job)
+        self._recover_if_due()
         self._reconcile_if_due()
         waited = time.monotonic() - self._stop_requested_at if self._stop_requested_at else 0.0
         if self._stop_requested_at and waited > self.settings.shutdown_timeout_seconds and self.horse_pid:
