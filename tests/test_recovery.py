@@ -26,17 +26,13 @@ def order(name: str) -> Order:
                         'consent': True})  # fmt: skip
 
 
-def record(conn: Redis, video_id: str) -> object:
-    return JobRecords(conn).get(video_id)
-
-
 def in_stage(conn: Redis, video_id: str, stage: str) -> bool:
     r = JobRecords(conn).get(video_id)
     return r is not None and r.stage == stage
 
 
 def completed_at(conn: Redis, video_id: str) -> float:
-    return max(e['at'] for e in JobRecords(conn).timeline(video_id) if e['event'] == 'completed')
+    return max(float(e['at']) for e in JobRecords(conn).timeline(video_id) if e['event'] == 'completed')
 
 
 def alive(pid: int) -> bool:
