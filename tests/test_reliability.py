@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -99,14 +101,29 @@ def test_interrupted_job_goes_back_to_the_queue_uncounted(
 ) -> None:
     o = order()
     enqueue(redis_conn, o)
-    worker = start_worker({**env, 'SHUTDOWN_TIMEOUT_SECONDS': '0' if not second_signal else '300'},
-                          log=tmp_path / 'w.log')  # fmt: skip
-    wait_for(lambda: in_stage(redis_conn, o.video_id, 'compose'), 60, 0.01, 'the compose stage')
-    worker.send_signal(signal.SIGTERM)
+    held = tmp_path / 'held-ffmpeg.pid'
+    worker_env = {**env, 'SHUTDOWN_TIMEOUT_SECONDS': '0' if not second_signal else '300'}
     if second_signal:
-        time.sleep(1.2)  # RQ ignores a repeat within one second
+        # Composition is held until the test is done: the job cannot finish before the second signal.
+        worker_env = hold_ffmpeg_in_compose(worker_env, tmp_path, o.video_id, held)
+    worker = start_worker(worker_env, log=tmp_path / 'w.log')
+    try:
+        if second_signal:
+            wait_for(held.exists, 60, 0.01, 'composition to be held')
+        else:
+            wait_for(lambda: in_stage(redis_conn, o.video_id, 'compose'), 60, 0.01, 'the compose stage')
         worker.send_signal(signal.SIGTERM)
-    worker.wait(timeout=60)
+        if second_signal:
+            sent = time.monotonic()
+            wait_for(lambda: 'warm shut down requested' in (tmp_path / 'w.log').read_text(), 30, 0.05, 'warm shutdown')
+            # RQ ignores a repeat within one second of the first signal; the held job cannot end meanwhile.
+            wait_for(lambda: time.monotonic() - sent > 1.1, 5, 0.05, 'one second after the first signal')
+            worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=60)
+    finally:
+        if held.exists():
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(held.read_text()), signal.SIGKILL)
 
     r = record(redis_conn, o.video_id)
     assert r.state is State.QUEUED and r.attempt == 0, (r, (tmp_path / 'w.log').read_text()[-3000:])
@@ -118,6 +135,32 @@ def test_interrupted_job_goes_back_to_the_queue_uncounted(
     r = record(redis_conn, o.video_id)
     assert r.state is State.COMPLETED and r.attempt == 1 and r.errors == []
     assert Metrics(redis_conn).counters()['provider:espeak:calls'] == 1
+
+
+HELD_FFMPEG = """#!{python}
+import os, signal, sys
+from redis import Redis
+if Redis.from_url(os.environ['REDIS_URL']).hget('papanoel:video:{video_id}', 'stage') == b'compose':
+    with open({pid_file!r} + '.tmp', 'w') as out:
+        out.write(str(os.getpid()))
+    os.replace({pid_file!r} + '.tmp', {pid_file!r})
+    while True:
+        signal.pause()
+os.execv({ffmpeg!r}, ['ffmpeg', *sys.argv[1:]])
+"""
+
+
+def hold_ffmpeg_in_compose(env: dict[str, str], tmp_path: Path, video_id: str, pid_file: Path) -> dict[str, str]:
+    """An ffmpeg that, once the video is in its compose stage, blocks (and says so in `pid_file`)."""
+    bin_dir = tmp_path / 'held-bin'
+    bin_dir.mkdir()
+    ffmpeg = shutil.which('ffmpeg')
+    assert ffmpeg is not None
+    wrapper = bin_dir / 'ffmpeg'
+    wrapper.write_text(HELD_FFMPEG.format(python=sys.executable, video_id=video_id, pid_file=str(pid_file),
+                                          ffmpeg=ffmpeg))  # fmt: skip
+    wrapper.chmod(0o755)
+    return {**env, 'PATH': f'{bin_dir}:{env["PATH"]}'}
 
 
 def test_two_workers_racing_for_one_video_produce_it_once(
