@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
-    conn = connect(settings.redis_url) if settings.redis_url else None
+    conn = connect(settings.redis_url, outage_seconds=settings.redis_outage_seconds) if settings.redis_url else None
     problem = startup_problem(settings, conn)
     if problem:
         log.error(events.WORKER_REFUSED, extra={'reason': problem})

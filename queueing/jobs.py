@@ -1,5 +1,5 @@
-"""The function RQ runs for each video job. It runs inside a worker, so it is an edge:
-it reads the settings and assembles the production from them."""
+"""The function RQ runs for each video job, and the production it runs with, assembled
+from the settings the worker's entry point read (no second `Settings()` here)."""
 
 from __future__ import annotations
 
@@ -20,10 +20,26 @@ from utils.imports import import_string
 LOCK_MARGIN_SECONDS = 300
 
 
+_given: dict[str, Settings] = {}
+
+
+def use_settings(settings: Settings) -> None:
+    """The entry point's settings, given once per worker process before any job runs."""
+    _given['settings'] = settings
+    current_production.cache_clear()
+
+
+def given_settings() -> Settings:
+    try:
+        return _given['settings']
+    except KeyError:
+        raise RuntimeError('no settings given: the worker entry point calls use_settings() first') from None
+
+
 @cache
 def current_production() -> Production:
     # Once per worker process: forked work horses inherit it ready-made.
-    return production_from_settings(Settings())
+    return production_from_settings(given_settings())
 
 
 def production_from_settings(settings: Settings) -> Production:

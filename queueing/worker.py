@@ -29,7 +29,7 @@ from deadletter import DeadLetterQueue, note_crash
 from locking import force_release
 from maintenance import cleanup
 from maintenance.reconcile import reconcile_if_due
-from queueing.jobs import current_production
+from queueing.jobs import current_production, given_settings, use_settings
 from queueing.records import JobRecords
 from queueing.recovery import die_with_parent_after_fork, recover_if_due
 from retries import job_retry
@@ -43,7 +43,8 @@ CLEANUP_LOCK_KEY = 'papanoel:cleanup:lock'
 
 class VideoWorker(Worker):
     def __init__(self, *args: Any, settings: Settings | None = None, **kwargs: Any) -> None:
-        self.settings = settings or Settings()
+        # A WorkerPool builds its workers itself: they take the settings run_workers was given.
+        self.settings = settings or given_settings()
         kwargs.setdefault('job_monitoring_interval', self.settings.job_monitoring_interval_seconds)
         kwargs.setdefault('maintenance_interval', self.settings.maintenance_interval_seconds)
         # An idle worker blocks on dequeue for worker_ttl - 15 s; maintenance runs between blocks.
@@ -75,6 +76,12 @@ class VideoWorker(Worker):
             DeadLetterQueue(self.connection).sweep(queue.name)
         self._reconcile_if_due()
         self._cleanup_if_due()
+
+    def dequeue_job_and_maintain_ttl(self, timeout: int | None, max_idle_time: int | None = None) -> Any:
+        # Between two jobs too: with jobs shorter than the monitoring interval a busy worker never
+        # heartbeats mid-job, and RQ's maintenance waits for its interval.
+        self._recover_if_due()
+        return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
 
     def _recover_if_due(self) -> None:
         for queue in self.queues:
@@ -110,7 +117,12 @@ class VideoWorker(Worker):
         super().request_stop(signum, frame)  # type: ignore[no-untyped-call]
 
     def maintain_heartbeats(self, job: Job) -> None:
-        super().maintain_heartbeats(job)
+        try:
+            super().maintain_heartbeats(job)
+        except RedisError:
+            # Redis is away longer than the client's retries: the horse keeps working, beat again later.
+            log.warning(events.WORKER_REDIS_UNAVAILABLE, extra={'video_id': job.id})
+            return
         self._recover_if_due()
         self._reconcile_if_due()
         waited = time.monotonic() - self._stop_requested_at if self._stop_requested_at else 0.0
@@ -143,6 +155,7 @@ class VideoWorker(Worker):
 
 def run_workers(conn: Redis, settings: Settings, *, burst: bool = False) -> None:
     """Work the queue until stopped (or, with `burst`, until it is empty)."""
+    use_settings(settings)
     current_production()  # build once in the parent so every forked horse starts warm
     if settings.worker_count == 1:
         worker = VideoWorker([Queue(settings.queue_name, connection=conn)], connection=conn, settings=settings)
@@ -155,6 +168,7 @@ def run_workers(conn: Redis, settings: Settings, *, burst: bool = False) -> None
 
 def drain_in_process(conn: Redis, settings: Settings) -> None:
     """Process every queued job in this process: the embedded-Redis demo, where no fork may share it."""
+    use_settings(settings)
     current_production()
     worker = SimpleWorker([Queue(settings.queue_name, connection=conn)], connection=conn)
     worker.work(burst=True, logging_level=settings.log_level)
