@@ -199,6 +199,8 @@ class Settings(BaseSettings):
     # A worker retries each Redis command with backoff for this long (a restart, a failover)
     # before giving up; busy workers keep their job meanwhile. The CLI gives up at once.
     redis_outage_seconds: float = Field(default=120, ge=0)
+    # Off: every speech is made anew unless a checkpoint has it (tests prove the checkpoints so).
+    audio_cache_enabled: bool = True
 
     log_level: Literal['DEBUG', 'INFO', 'WARNING', 'ERROR'] = 'INFO'
     log_format: Literal['json', 'text'] = 'json'

@@ -63,7 +63,9 @@ def production_from_settings(settings: Settings) -> Production:
             base_seconds=settings.provider_retry_base_seconds,
             max_wait_seconds=settings.provider_retry_max_wait_seconds,
         ),
-        audio_cache=AudioCache(settings.audio_cache_dir, settings.audio_cache_max_size_mb * 1024 * 1024),
+        audio_cache=AudioCache(settings.audio_cache_dir, settings.audio_cache_max_size_mb * 1024 * 1024)
+        if settings.audio_cache_enabled
+        else None,
         lock_ttl_seconds=longest_stage + LOCK_MARGIN_SECONDS,
         lock_wait_seconds=settings.job_timeout_seconds,
         lock_heartbeat_seconds=settings.lock_heartbeat_seconds,

@@ -104,7 +104,8 @@ def test_workers_ride_out_a_redis_outage_of_over_a_minute(
            'LOCK_HEARTBEAT_SECONDS': '15'}  # fmt: skip
     busy = start_worker(env, log=tmp_path / 'busy.log')
     wait_for(held.exists, 120, 0.05, 'composition to be held')
-    idle = start_worker(env, log=tmp_path / 'idle.log')
+    # Not through the held ffmpeg: its start-up decode of the footage must not be held.
+    idle = start_worker({**env, 'PATH': worker_env['PATH']}, log=tmp_path / 'idle.log')
     wait_for(lambda: Worker.count(connection=conn) == 2, 180, 0.1, 'the idle worker to register')
     conn.close()
     try:

@@ -30,7 +30,23 @@ QUEUE = 'papa-noel-videos'
 
 @pytest.fixture
 def env(worker_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
-    return {**worker_env, **FAST_RECOVERY, 'AUDIO_CACHE_DIR': str(tmp_path / 'audio-cache')}
+    """Fast recovery, and no audio cache: only the job's checkpoints can spare a second speech.
+
+    espeak-ng is wrapped to count its calls in a file: evidence outside the code under test.
+    """
+    counting = tmp_path / 'counting-bin'
+    counting.mkdir()
+    real = shutil.which('espeak-ng')
+    assert real is not None
+    (counting / 'espeak-ng').write_text(f'#!/bin/sh\necho call >> {tmp_path / "espeak-calls"}\nexec {real} "$@"\n')
+    (counting / 'espeak-ng').chmod(0o755)
+    return {**worker_env, **FAST_RECOVERY, 'AUDIO_CACHE_ENABLED': 'false',
+            'PATH': f'{counting}:{worker_env["PATH"]}'}  # fmt: skip
+
+
+def speeches_made(tmp_path: Path) -> int:
+    calls = tmp_path / 'espeak-calls'
+    return len(calls.read_text().splitlines()) if calls.exists() else 0
 
 
 def order(name: str = 'Sofía', **changes: object) -> Order:
@@ -79,7 +95,7 @@ def test_kill_9_mid_job_is_recovered_by_another_worker_and_produced_once(
     counters = Metrics(redis_conn).counters()
     assert counters['jobs_completed'] == 1
     # The speech was checkpointed before the crash: it was not made (or paid for) again.
-    assert counters['provider:espeak:calls'] == 1
+    assert counters['provider:espeak:calls'] == 1 and speeches_made(tmp_path) == 1
     assert_output_spec(Path(r.output), width=180, height=320, duration=expected_duration(o, small_assets, tmp_path))
 
 
@@ -134,7 +150,7 @@ def test_interrupted_job_goes_back_to_the_queue_uncounted(
     assert done.returncode == 0
     r = record(redis_conn, o.video_id)
     assert r.state is State.COMPLETED and r.attempt == 1 and r.errors == []
-    assert Metrics(redis_conn).counters()['provider:espeak:calls'] == 1
+    assert Metrics(redis_conn).counters()['provider:espeak:calls'] == 1 and speeches_made(tmp_path) == 1
 
 
 HELD_FFMPEG = """#!{python}
@@ -207,6 +223,9 @@ def test_exhausted_job_goes_to_the_dead_letter_queue_and_an_admin_retries_it(
     assert 'voice data missing' in entry['errors'][0]['message']
     assert entry['order']['child_name'] == 'Marta'
     assert record(redis_conn, o.video_id).state is State.FAILED
+    # The last attempt knew it was the last: its failure is final, not a retry that never comes.
+    outcomes = [e for e in events_of(redis_conn, o.video_id) if e in ('retry_scheduled', 'failed')]
+    assert outcomes == ['retry_scheduled', 'failed'], events_of(redis_conn, o.video_id)
 
     shown = cli('dlq', 'show', o.video_id)
     assert shown.returncode == 0 and 'attempt 2' in shown.stdout and 'voice data missing' in shown.stdout
