@@ -20,7 +20,7 @@ from redis import Redis
 from rq import Queue, Worker
 
 from breakers import BreakerBoard, BreakerState
-from compose import AssetError, load_assets
+from compose import DECODED_ASSETS, AssetError, load_assets
 from deadletter import DeadLetterQueue
 from providers.base import ProviderSet
 from settings import Settings
@@ -112,7 +112,7 @@ def _redis(conn: Redis) -> Check:
 
 def _assets(settings: Settings) -> Check:
     try:
-        assets = load_assets(settings.assets_dir, decode=False)
+        assets = load_assets(settings.assets_dir, verified_dir=settings.template_cache_dir / DECODED_ASSETS)
     except AssetError as exc:
         return Check('assets', False, str(exc))
     detail = ', '.join(f'{a.path.name} {a.duration:.1f} s' for a in (assets.intro, assets.santa_base, assets.outro))
