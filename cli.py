@@ -10,10 +10,11 @@ from typing import Any, NoReturn
 import click
 
 from admin import dlq_commands, ops_commands
+from admin.redis_access import RedisAwareGroup, require_redis
 from compose.placeholders import render_placeholders
 from orders import OrderError, parse_order
 from orders.model import FieldError
-from queueing.connection import connect
+from queueing.cancel import CannotCancel, cancel_order
 from queueing.demo import run_demo
 from queueing.enqueue import enqueue_order
 from queueing.records import JobRecords, State
@@ -57,7 +58,7 @@ def _refuse(errors: list[FieldError]) -> NoReturn:
     sys.exit(2)
 
 
-@click.group()
+@click.group(cls=RedisAwareGroup)
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     """Papá Noel video service administration."""
@@ -72,8 +73,9 @@ def cli(ctx: click.Context) -> None:
 def enqueue(settings: Settings, /, **fields: Any) -> None:
     """Validate an order and queue it (the parent's consent is taken as given)."""
     order = _order_or_exit(fields)
+    conn = require_redis(settings)
     result = enqueue_order(
-        connect(settings.redis_url),
+        conn,
         order,
         queue_name=settings.queue_name,
         job_timeout=settings.job_timeout_seconds,
@@ -87,11 +89,24 @@ def enqueue(settings: Settings, /, **fields: Any) -> None:
 @click.pass_obj
 def status(settings: Settings, video_id: str) -> None:
     """Show one video's job record."""
-    record = JobRecords(connect(settings.redis_url)).get(video_id)
+    record = JobRecords(require_redis(settings)).get(video_id)
     if record is None:
         click.echo(f'error: no video with id {video_id}', err=True)
         sys.exit(1)
     click.echo(record.model_dump_json(indent=2))
+
+
+@cli.command()
+@click.argument('video_id')
+@click.pass_obj
+def cancel(settings: Settings, video_id: str) -> None:
+    """Take a queued order out of production for good (the supported way; `rq empty` is not)."""
+    try:
+        cancel_order(require_redis(settings), video_id)
+    except CannotCancel as exc:
+        click.echo(f'error: {exc}', err=True)
+        sys.exit(1)
+    click.echo(f'canceled {video_id}')
 
 
 @cli.command()

@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(report.as_dict()))
     else:
         for check in report.checks:
-            print(f'{"ok  " if check.ok else "FAIL"}  {check.name:<18} {check.detail}')
+            print(f'{"ok  " if check.ok else "DEGR" if check.degraded else "FAIL"}  {check.name:<18} {check.detail}')
             if args.deep and check.name == 'providers':
                 # One line per provider: what its real call proved (or why it failed), and how long it took.
                 for name, entry in check.data.items():
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
                         failed = 'MISCONFIGURED' if entry['misconfigured'] else 'FAIL'
                         state = 'ok  ' if entry['reachable'] else failed
                         print(f'        {name:<16} {state} {entry["latency_ms"]:>7.1f} ms  {entry["detail"]}')
-        print('healthy' if report.healthy else 'UNHEALTHY')
+        print({'ok': 'healthy', 'degraded': 'DEGRADED'}.get(report.status, 'UNHEALTHY'))
     return 0 if report.healthy else 1
 
 

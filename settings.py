@@ -12,16 +12,27 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, DotEnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 import papa_noel_config as persona
 
 
 class Settings(BaseSettings):
-    # PAPANOEL_ENV_FILE lets tests (and odd deployments) point away from ./.env.
-    model_config = SettingsConfigDict(
-        env_file=os.environ.get('PAPANOEL_ENV_FILE', '.env'), env_file_encoding='utf-8', extra='ignore'
-    )
+    model_config = SettingsConfigDict(env_file='.env', env_file_encoding='utf-8', extra='ignore')
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # PAPANOEL_ENV_FILE lets tests (and odd deployments) point away from ./.env. It is read
+        # each time an entry point builds its settings, never when this module is imported.
+        dotenv = DotEnvSettingsSource(settings_cls, env_file=os.environ.get('PAPANOEL_ENV_FILE', '.env'))
+        return init_settings, env_settings, dotenv, file_secret_settings
 
     # Empty means the embedded in-process Redis (fakeredis): a demo with nothing installed.
     redis_url: str = ''
@@ -187,6 +198,16 @@ class Settings(BaseSettings):
     # Human review of messages: off; flagged (an order whose message matches a phrase rule of
     # review/rules_*.txt waits in state `review` for /admin); all (every order with a message waits).
     message_review: Literal['off', 'flagged', 'all'] = 'flagged'
+    # --- Reliability (issue #11) ---
+    # The reconciliation sweep (one worker of the fleet per interval) puts back orders whose
+    # RQ job vanished (`rq empty`, a dashboard delete) once untouched for the grace period.
+    reconcile_interval_seconds: float = Field(default=30, gt=0)
+    reconcile_grace_seconds: float = Field(default=60, ge=0)
+    # A worker retries each Redis command with backoff for this long (a restart, a failover)
+    # before giving up; busy workers keep their job meanwhile. The CLI gives up at once.
+    redis_outage_seconds: float = Field(default=120, ge=0)
+    # Off: every speech is made anew unless a checkpoint has it (tests prove the checkpoints so).
+    audio_cache_enabled: bool = True
 
     log_level: Literal['DEBUG', 'INFO', 'WARNING', 'ERROR'] = 'INFO'
     log_format: Literal['json', 'text'] = 'json'

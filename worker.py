@@ -14,7 +14,7 @@ import sys
 from redis import Redis, RedisError
 
 import events
-from compose import AssetError, load_assets
+from compose import DECODED_ASSETS, AssetError, load_assets
 from queueing.connection import connect
 from queueing.worker import run_workers
 from settings import Settings
@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
-    conn = connect(settings.redis_url) if settings.redis_url else None
+    conn = connect(settings.redis_url, outage_seconds=settings.redis_outage_seconds) if settings.redis_url else None
     problem = startup_problem(settings, conn)
     if problem:
         log.error(events.WORKER_REFUSED, extra={'reason': problem})
@@ -58,7 +58,7 @@ def startup_problem(settings: Settings, conn: Redis | None) -> str:
     if missing:
         return f'missing tools: {", ".join(missing)} (install: apt-get install -y ffmpeg espeak-ng)'
     try:
-        assets = load_assets(settings.assets_dir)
+        assets = load_assets(settings.assets_dir, verified_dir=settings.template_cache_dir / DECODED_ASSETS)
     except AssetError as exc:
         return f'invalid assets in {settings.assets_dir}:\n{exc}'
     log.info(

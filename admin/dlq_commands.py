@@ -9,14 +9,14 @@ from dataclasses import asdict
 
 import click
 
+from admin.redis_access import require_redis
 from deadletter import DeadLetter, DeadLetterQueue, UnknownDeadLetter
-from queueing.connection import connect
 from retries import job_retry
 from settings import Settings
 
 
 def _queue(settings: Settings) -> DeadLetterQueue:
-    dead = DeadLetterQueue(connect(settings.redis_url))
+    dead = DeadLetterQueue(require_redis(settings))
     dead.sweep(settings.queue_name)  # jobs RQ failed since the last worker maintenance
     return dead
 
@@ -36,12 +36,12 @@ def dlq() -> None:
 
 
 @dlq.command('list')
-@click.option('--limit', default=50, show_default=True)
+@click.option('--limit', default=50, show_default=True, type=click.IntRange(min=1))
 @click.option('--error-type', help='Only entries whose last error has this type (e.g. ProviderTimeout).')
 @click.option('--stage', help='Only entries whose last error happened in this stage (e.g. compose).')
 @click.option('--language', type=click.Choice(['es', 'en']))
-@click.option('--older-than', 'older_days', type=float, help='Only entries that failed more than DAYS ago.')
-@click.option('--newer-than', 'newer_days', type=float, help='Only entries that failed less than DAYS ago.')
+@click.option('--older-than', 'older_days', type=click.FloatRange(min=0), help='Only entries older than DAYS.')
+@click.option('--newer-than', 'newer_days', type=click.FloatRange(min=0), help='Only entries newer than DAYS.')
 @click.option('--json', 'as_json', is_flag=True, help='One JSON array, for scripts.')
 @click.pass_obj
 def list_entries(
@@ -123,19 +123,25 @@ def retry(settings: Settings, video_id: str | None, retry_all: bool) -> None:
     dead = _queue(settings)
     ids = [e.video_id for e in dead.entries(limit=1_000_000)] if retry_all else [str(video_id)]
     policy = job_retry(settings.max_job_attempts, settings.job_retry_delays_seconds)
+    taken = []
     for one in ids:
         try:
             dead.retry(one, job_timeout=settings.job_timeout_seconds, retry=policy)
         except UnknownDeadLetter as exc:
-            _unknown(exc)
+            if not retry_all:
+                _unknown(exc)
+            taken.append(one)  # retried or purged by someone else since we listed it: theirs now
+            continue
         click.echo(f'requeued {one}')
+    for one in taken:
+        click.echo(f'skipped {one}: already taken by another admin')
     if retry_all and not ids:
         click.echo('the dead-letter queue is empty')
 
 
 @dlq.command()
 @click.argument('video_id', required=False)
-@click.option('--older-than', 'older_days', type=float, help='Purge every entry older than DAYS.')
+@click.option('--older-than', 'older_days', type=click.FloatRange(min=0), help='Purge every entry older than DAYS.')
 @click.pass_obj
 def purge(settings: Settings, video_id: str | None, older_days: float | None) -> None:
     """Delete a dead job's entry for good (or every entry --older-than DAYS)."""

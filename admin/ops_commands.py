@@ -6,9 +6,9 @@ import json
 
 import click
 
+from admin.redis_access import require_redis
 from maintenance import cleanup as run_cleanup
 from metrics import Metrics
-from queueing.connection import connect
 from settings import Settings
 
 
@@ -17,7 +17,7 @@ from settings import Settings
 @click.pass_obj
 def stats(settings: Settings, as_json: bool) -> None:
     """Counters and stage durations, aggregated across every worker."""
-    snapshot = Metrics(connect(settings.redis_url)).snapshot()
+    snapshot = Metrics(require_redis(settings)).snapshot()
     if as_json:
         click.echo(json.dumps(snapshot))
         return
@@ -35,7 +35,7 @@ def stats(settings: Settings, as_json: bool) -> None:
 def cleanup(settings: Settings, dry_run: bool) -> None:
     """Remove temp files and finished job records past their age (never a running job's)."""
     report = run_cleanup(
-        connect(settings.redis_url),
+        require_redis(settings),
         settings.temp_dir,
         temp_max_age_hours=settings.temp_max_age_hours,
         jobs_max_age_hours=settings.jobs_max_age_hours,

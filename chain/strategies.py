@@ -132,10 +132,13 @@ class ChainContext:
         each failure; raise the last one."""
         last: ProviderError | None = None
         open_circuits: list[str] = []
-        for provider in candidates:
+        for index, provider in enumerate(candidates):
             if cached is not None and (hit := cached(provider)) is not None:
                 return provider, hit
-            if self.breakers is not None and not self.breakers.allow(provider.name):
+            # Breakers never stop the line: every strategy needs speech, so the last TTS (and any
+            # provider marked last-resort) is always called; its breaker only reports its health.
+            last_resort = getattr(provider, 'last_resort', False) or (kind == 'tts' and index == len(candidates) - 1)
+            if self.breakers is not None and not last_resort and not self.breakers.allow(provider.name):
                 open_circuits.append(provider.name)
                 self.attempts.append(Attempt(strategy, 'skipped', 'circuit open', provider.name))
                 log.info(events.PROVIDER_SKIPPED, extra={'strategy': strategy, 'provider': provider.name})

@@ -1,6 +1,6 @@
 """Composition: intro + Papá Noel's segment + outro into the finished MP4. A stage of its own."""
 
-from compose.assets import AssetError, AssetSet, load_assets
+from compose.assets import DECODED_ASSETS, AssetError, AssetSet, load_assets
 from compose.render import CompositionError, RenderMode, RenderOptions, compose_video
 from compose.spec import RenderSpec
 from compose.timeline import Timeline
@@ -15,4 +15,5 @@ __all__ = [
     'Timeline',
     'compose_video',
     'load_assets',
+    'DECODED_ASSETS',
 ]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +16,8 @@ MAX_DURATION_SECONDS = 120.0
 MIN_SIDE_PIXELS = 64
 MAX_SIDE_PIXELS = 4096
 DECODE_TIMEOUT_SECONDS = 120
+#: Under the template cache directory: one empty file per asset content (SHA-256) that decoded cleanly.
+DECODED_ASSETS = 'decoded-assets'
 
 
 class AssetError(Exception):
@@ -31,14 +35,20 @@ def asset_paths(assets_dir: Path) -> dict[str, Path]:
     return {role.role: assets_dir / role.file_name for role in persona.ASSET_ROLES}
 
 
-def load_assets(assets_dir: Path, *, decode: bool = True) -> AssetSet:
-    """Probe (and by default fully decode) each asset; raise AssetError naming every bad file."""
+def load_assets(assets_dir: Path, *, decode: bool = True, verified_dir: Path | None = None) -> AssetSet:
+    """Probe (and by default fully decode) each asset; raise AssetError naming every bad file.
+
+    A full decode is what finds a file corrupt mid-stream (its header probes fine). It is
+    done once per content: a clean decode is remembered by the file's SHA-256, in this
+    process and, given `verified_dir`, on disk for every process (health checks, workers,
+    their work horses); a changed file has a new hash and is decoded again.
+    """
     problems: list[str] = []
     infos: dict[str, MediaInfo] = {}
     for role in persona.ASSET_ROLES:
         path = assets_dir / role.file_name
         try:
-            infos[role.role] = _check(role, path, decode)
+            infos[role.role] = _check(role, path, decode, verified_dir)
         except AssetError as exc:
             problems.append(str(exc))
     if problems:
@@ -46,7 +56,7 @@ def load_assets(assets_dir: Path, *, decode: bool = True) -> AssetSet:
     return AssetSet(**infos)
 
 
-def _check(role: persona.AssetRole, path: Path, decode: bool) -> MediaInfo:
+def _check(role: persona.AssetRole, path: Path, decode: bool, verified_dir: Path | None) -> MediaInfo:
     where = f'{role.role} asset {path}'
     if not path.is_file():
         raise AssetError(f'{where}: file not found (expected: {role.description})')
@@ -66,10 +76,48 @@ def _check(role: persona.AssetRole, path: Path, decode: bool) -> MediaInfo:
                 f'{where}: size {info.width}x{info.height} is outside {MIN_SIDE_PIXELS}-{MAX_SIDE_PIXELS} px'
             )
     if decode:
-        try:
-            run(
-                ['ffmpeg', '-v', 'error', '-xerror', '-i', str(path), '-f', 'null', '-'], timeout=DECODE_TIMEOUT_SECONDS
-            )
-        except CommandError as exc:
-            raise AssetError(f'{where}: does not decode cleanly ({exc})') from None
+        digest = content_hash(path)
+        if not _decoded_before(digest, verified_dir):
+            try:
+                run(['ffmpeg', '-v', 'error', '-xerror', '-i', str(path), '-f', 'null', '-'],
+                    timeout=DECODE_TIMEOUT_SECONDS)  # fmt: skip
+            except CommandError as exc:
+                raise AssetError(f'{where}: does not decode cleanly ({exc})') from None
+            _remember_decoded(digest, verified_dir)
     return info
+
+
+# --- full decodes, remembered by content ---
+
+_hashes: dict[tuple[str, int, int, int], str] = {}
+_decoded: set[str] = set()
+
+
+def content_hash(path: Path) -> str:
+    """SHA-256 of the file, computed once per (path, size, mtime, inode) in this process."""
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ino)
+    if key not in _hashes:
+        digest = hashlib.sha256()
+        with path.open('rb') as f:
+            for block in iter(lambda: f.read(1 << 20), b''):
+                digest.update(block)
+        _hashes[key] = digest.hexdigest()
+    return _hashes[key]
+
+
+def _decoded_before(digest: str, verified_dir: Path | None) -> bool:
+    if digest in _decoded:
+        return True
+    if verified_dir is not None and (verified_dir / digest).is_file():
+        _decoded.add(digest)
+        return True
+    return False
+
+
+def _remember_decoded(digest: str, verified_dir: Path | None) -> None:
+    _decoded.add(digest)
+    if verified_dir is not None:
+        with contextlib.suppress(OSError):  # an unwritable cache only costs another decode later
+            verified_dir.mkdir(parents=True, exist_ok=True)
+            (verified_dir / digest).touch()

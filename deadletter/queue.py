@@ -18,12 +18,13 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from redis import Redis
+from redis import Redis, WatchError
 from rq import Queue, Retry
 from rq.job import Job
 from rq.registry import FailedJobRegistry
 
 import events
+from deadletter.crashes import crashes, forget_crashes
 from queueing.enqueue import enqueue_video_job
 from queueing.records import JobRecords
 from utils.redis_values import texts
@@ -36,6 +37,10 @@ ENTRY_PREFIX = 'papanoel:dlq:entry:'
 
 class UnknownDeadLetter(LookupError):
     """No dead-letter entry has this video id."""
+
+
+class DeadLetterTaken(UnknownDeadLetter):
+    """Another admin retried or purged this entry while we were at it."""
 
 
 @dataclass(frozen=True)
@@ -76,7 +81,10 @@ class DeadLetterQueue:
             log.error(events.JOB_DEAD_LETTERED, extra={'video_id': video_id, 'error': 'no job record'})
             return
         errors = list(record.errors)
-        # A job that died without running our error handling (killed, abandoned) gets its cause from RQ.
+        # Attempts that crashed (a killed horse, an abandoned job) left no error in the record.
+        errors.extend(crashes(self.conn, video_id))
+        errors.sort(key=lambda e: float(e.get('at', 0)))
+        # A last attempt that died without anyone noting it gets its cause from RQ.
         if not errors or errors[-1].get('attempt') != record.attempt:
             errors.append({'attempt': record.attempt, 'stage': record.stage, 'provider': '',
                            'error_type': 'WorkerLost', 'message': _rq_failure(job), 'at': time.time()})  # fmt: skip
@@ -91,6 +99,7 @@ class DeadLetterQueue:
         with self.conn.pipeline() as pipe:
             pipe.set(ENTRY_PREFIX + video_id, json.dumps(asdict(entry)))
             pipe.zadd(INDEX_KEY, {video_id: entry.failed_at})
+            forget_crashes(pipe, video_id)
             pipe.execute()
         records.mark_failed(video_id)
         log.error(events.JOB_DEAD_LETTERED, extra={'video_id': video_id, 'attempts': entry.attempts,
@@ -125,6 +134,8 @@ class DeadLetterQueue:
         language: str | None = None,
     ) -> list[DeadLetter]:
         """Newest first, filtered."""
+        if limit < 1:
+            raise ValueError(f'limit must be 1 or more, not {limit}')
         high = older_than if older_than is not None else '+inf'
         low = newer_than if newer_than is not None else '-inf'
         entries = []
@@ -147,33 +158,61 @@ class DeadLetterQueue:
     # --- admin actions ---
 
     def retry(self, video_id: str, *, job_timeout: int, retry: Retry | None) -> None:
-        """Send one dead job back to its queue with a fresh attempt budget."""
-        entry = self.get(video_id)
-        queue = Queue(entry.queue, connection=self.conn)
+        """Send one dead job back to its queue with a fresh attempt budget, exactly once.
+
+        The entry is read and removed in one WATCHed transaction with the new RQ job: of two
+        admins retrying (or one retrying while another purges) one wins, the other gets
+        `DeadLetterTaken` and nothing is queued twice.
+        """
         records = JobRecords(self.conn)
+        entry_key = ENTRY_PREFIX + video_id
         with self.conn.pipeline() as pipe:
+            pipe.watch(entry_key)  # type: ignore[no-untyped-call]
+            raw = pipe.get(entry_key)
+            if not raw:
+                pipe.reset()
+                raise UnknownDeadLetter(f'no dead-letter entry for video {video_id}')
+            entry = DeadLetter(**json.loads(raw))
+            queue = Queue(entry.queue, connection=self.conn)
             pipe.multi()
             pipe.delete(Job.key_for(video_id))  # the spent RQ job; a new one takes its id
             records.reset_for_retry(pipe, video_id)
             enqueue_video_job(queue, video_id, pipe, job_timeout=job_timeout, retry=retry)
             pipe.zrem(INDEX_KEY, video_id)
-            pipe.delete(ENTRY_PREFIX + video_id)
-            pipe.execute()
+            pipe.delete(entry_key)
+            forget_crashes(pipe, video_id)
+            try:
+                pipe.execute()
+            except WatchError:
+                raise DeadLetterTaken(f'dead-letter entry for video {video_id} was taken by another admin') from None
         log.info(events.JOB_REQUEUED, extra={'video_id': video_id, 'reason': 'dead-letter retry'})
 
     def purge(self, video_id: str) -> None:
-        self.get(video_id)
+        """Delete one entry; atomic, so of two purges (or a purge and a retry) one wins."""
         with self.conn.pipeline() as pipe:
             pipe.zrem(INDEX_KEY, video_id)
             pipe.delete(ENTRY_PREFIX + video_id)
-            pipe.execute()
+            removed, deleted = pipe.execute()
+        if not (removed or deleted):
+            raise UnknownDeadLetter(f'no dead-letter entry for video {video_id}')
 
     def purge_older_than(self, days: float, *, now: float | None = None) -> list[str]:
+        """Delete every entry that failed more than `days` ago, in one Lua script."""
+        if days < 0:
+            raise ValueError(f'days must be 0 or more, not {days}')
         cutoff = (time.time() if now is None else now) - days * 86400
-        ids = texts(self.conn.zrangebyscore(INDEX_KEY, '-inf', f'({cutoff}'))
-        for video_id in ids:
-            self.purge(video_id)
-        return ids
+        purged = self.conn.register_script(_PURGE_OLDER_THAN)(keys=[INDEX_KEY], args=[f'({cutoff}', ENTRY_PREFIX])
+        return texts(purged)
+
+
+_PURGE_OLDER_THAN = """
+local ids = redis.call('zrangebyscore', KEYS[1], '-inf', ARGV[1])
+for _, id in ipairs(ids) do
+  redis.call('zrem', KEYS[1], id)
+  redis.call('del', ARGV[2] .. id)
+end
+return ids
+"""
 
 
 def _rq_failure(job: Job | None) -> str:

@@ -20,7 +20,7 @@ from redis import Redis
 from rq import Queue, Worker
 
 from breakers import BreakerBoard, BreakerState
-from compose import AssetError, load_assets
+from compose import DECODED_ASSETS, AssetError, load_assets
 from deadletter import DeadLetterQueue
 from providers.base import ProviderSet
 from settings import Settings
@@ -36,6 +36,8 @@ class Check:
     ok: bool
     detail: str
     data: dict[str, Any] = field(default_factory=dict)
+    #: Not ok, but the line still runs (e.g. a provider's circuit is open and the chain falls back).
+    degraded: bool = False
 
 
 @dataclass(frozen=True)
@@ -46,8 +48,16 @@ class HealthReport:
     def healthy(self) -> bool:
         return all(c.ok for c in self.checks)
 
+    @property
+    def status(self) -> str:
+        """'ok', 'degraded' (only degraded checks fail) or 'unhealthy'."""
+        failing = [c for c in self.checks if not c.ok]
+        if not failing:
+            return 'ok'
+        return 'degraded' if all(c.degraded for c in failing) else 'unhealthy'
+
     def as_dict(self) -> dict[str, Any]:
-        return {'healthy': self.healthy, 'checks': [asdict(c) for c in self.checks]}
+        return {'healthy': self.healthy, 'status': self.status, 'checks': [asdict(c) for c in self.checks]}
 
 
 def run_checks(
@@ -102,7 +112,7 @@ def _redis(conn: Redis) -> Check:
 
 def _assets(settings: Settings) -> Check:
     try:
-        assets = load_assets(settings.assets_dir, decode=False)
+        assets = load_assets(settings.assets_dir, verified_dir=settings.template_cache_dir / DECODED_ASSETS)
     except AssetError as exc:
         return Check('assets', False, str(exc))
     detail = ', '.join(f'{a.path.name} {a.duration:.1f} s' for a in (assets.intro, assets.santa_base, assets.outro))
@@ -166,11 +176,16 @@ def _providers(settings: Settings, conn: Redis, providers: ProviderSet, deep: bo
     problems = []
     for kind, group in (('tts', providers.tts), ('lipsync', providers.lipsync), ('video', providers.video)):
         for provider in group:
-            breaker = board.breaker(provider.name).status()
+            now = time.time()
+            breaker = board.breaker(provider.name).status(now)
             entry: dict[str, Any] = {'kind': kind, 'configured': True, 'breaker': breaker.state.value,
                                      'consecutive_failures': breaker.consecutive_failures}  # fmt: skip
-            if breaker.state is not BreakerState.CLOSED:
-                problems.append(f'{provider.name}: circuit {breaker.state.value}')
+            if breaker.state is BreakerState.OPEN and breaker.opened_at is not None:
+                left = max(0.0, breaker.opened_at + settings.breaker_cooldown_seconds - now)
+                entry['cooldown_remaining_seconds'] = round(left, 1)
+                problems.append(f'{provider.name}: circuit open, cool-down {left:.0f} s left')
+            elif breaker.state is BreakerState.HALF_OPEN:
+                problems.append(f'{provider.name}: circuit half-open, one probe call decides')
             if deep:
                 # A real authenticated call per provider (providers/base.py check_reachable), timed.
                 seen = provider.reachability()
@@ -179,14 +194,19 @@ def _providers(settings: Settings, conn: Redis, providers: ProviderSet, deep: bo
                 if not seen.ok:
                     problems.append(f'{provider.name}: {seen.detail}')
             data[provider.name] = entry
-    # An open circuit degrades quality (the chain falls back), it does not stop the line: report it, stay healthy.
-    unreachable = [p for p in problems if 'circuit' not in p]
+    # An open circuit does not stop the line (the chain falls back, the last TTS is always called),
+    # but the service is not at full quality: degraded, not ok.
+    unreachable = [p for p in problems if ': circuit ' not in p]
+    degraded = bool(problems) and not unreachable
     if deep:
         lines = [
             f'{name} ({entry["kind"]}): {"ok" if entry["reachable"] else "FAIL"} {entry["latency_ms"]:.0f} ms, '
             f'{entry["detail"]}'
             for name, entry in data.items()
         ]
-        return Check('providers', not unreachable, '; '.join(lines) or 'none configured', data)
+        circuits = [p for p in problems if ': circuit ' in p]
+        detail = '; '.join(circuits + lines) or 'none configured'
+        return Check('providers', not problems, ('degraded: ' if degraded else '') + detail, data, degraded=degraded)
     summary = ', '.join(f'{name} ({entry["kind"]}, {entry["breaker"]})' for name, entry in data.items()) or 'none'
-    return Check('providers', not unreachable, '; '.join(problems) or f'configured: {summary}', data)
+    detail = ('degraded: ' if degraded else '') + '; '.join(problems)
+    return Check('providers', not problems, detail or f'configured: {summary}', data, degraded=degraded)

@@ -1,5 +1,5 @@
-"""The function RQ runs for each video job. It runs inside a worker, so it is an edge:
-it reads the settings and assembles the production from them."""
+"""The function RQ runs for each video job, and the production it runs with, assembled
+from the settings the worker's entry point read (no second `Settings()` here)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from rq import get_current_job
 from audiocache import AudioCache
 from compose import RenderOptions, RenderSpec
 from pipeline import Production, produce_video
+from queueing.cancel import is_canceled
 from retries import ProviderRetryPolicy
 from settings import Settings
 from storage import build_storage
@@ -19,10 +20,26 @@ from utils.imports import import_string
 LOCK_MARGIN_SECONDS = 300
 
 
+_given: dict[str, Settings] = {}
+
+
+def use_settings(settings: Settings) -> None:
+    """The entry point's settings, given once per worker process before any job runs."""
+    _given['settings'] = settings
+    current_production.cache_clear()
+
+
+def given_settings() -> Settings:
+    try:
+        return _given['settings']
+    except KeyError:
+        raise RuntimeError('no settings given: the worker entry point calls use_settings() first') from None
+
+
 @cache
 def current_production() -> Production:
     # Once per worker process: forked work horses inherit it ready-made.
-    return production_from_settings(Settings())
+    return production_from_settings(given_settings())
 
 
 def production_from_settings(settings: Settings) -> Production:
@@ -46,7 +63,9 @@ def production_from_settings(settings: Settings) -> Production:
             base_seconds=settings.provider_retry_base_seconds,
             max_wait_seconds=settings.provider_retry_max_wait_seconds,
         ),
-        audio_cache=AudioCache(settings.audio_cache_dir, settings.audio_cache_max_size_mb * 1024 * 1024),
+        audio_cache=AudioCache(settings.audio_cache_dir, settings.audio_cache_max_size_mb * 1024 * 1024)
+        if settings.audio_cache_enabled
+        else None,
         lock_ttl_seconds=longest_stage + LOCK_MARGIN_SECONDS,
         lock_wait_seconds=settings.job_timeout_seconds,
         lock_heartbeat_seconds=settings.lock_heartbeat_seconds,
@@ -59,6 +78,8 @@ def process_video(video_id: str) -> str:
     job = get_current_job()
     if job is None:
         raise RuntimeError('process_video must run inside an RQ worker')
+    if is_canceled(job.connection, video_id):
+        return 'canceled'  # dequeued a moment before `cli.py cancel` removed it
     # RQ decides on a retry after we return; with none left, this failure is the last one.
     final_attempt = not job.retries_left
     return produce_video(video_id, job.connection, current_production(), final_attempt=final_attempt)

@@ -21,6 +21,7 @@ from utils.redis_values import text_dict
 
 KEY_PREFIX = 'papanoel:video:'
 TIMELINE_MAX = 200
+CANCELED_ERROR = 'canceled by an operator'
 
 
 class State(StrEnum):
@@ -212,6 +213,23 @@ class JobRecords:
             mapping={'state': State.QUEUED.value, 'stage': '', 'attempt': 0, 'error': '', 'updated_at': now},
         )
         self._event(pipe, video_id, 'retried_from_dead_letter_queue', now)
+
+    # --- reconciliation and cancel (issue #11) ---
+
+    @staticmethod
+    def reopen(pipe: Pipeline, video_id: str, reason: str) -> None:
+        """Back to queued inside the caller's transaction: its RQ job was lost and is being re-created."""
+        now = time.time()
+        pipe.hset(record_key(video_id), mapping={'state': State.QUEUED.value, 'stage': '', 'updated_at': now})
+        JobRecords._event(pipe, video_id, f'requeued: {reason}', now)
+
+    @staticmethod
+    def cancel(pipe: Pipeline, video_id: str) -> None:
+        """An operator took this order out of production (`cli.py cancel`); nothing puts it back."""
+        now = time.time()
+        pipe.hset(record_key(video_id), mapping={'state': State.FAILED.value, 'stage': '', 'error': CANCELED_ERROR,
+                                                 'canceled_at': now, 'updated_at': now})  # fmt: skip
+        JobRecords._event(pipe, video_id, 'canceled', now)
 
     def delete(self, pipe: Pipeline, video_id: str) -> None:
         pipe.delete(record_key(video_id), timeline_key(video_id), checkpoints_key(video_id))

@@ -7,8 +7,9 @@ Each job runs in a forked work horse (RQ's `Worker`). On top of it:
 - SIGTERM/SIGINT stops taking jobs and lets the current one finish; past
   SHUTDOWN_TIMEOUT, or on a second signal, the job goes back to the front of the queue
   with its checkpoints, and the interrupted attempt is not counted;
-- maintenance expires a started job whose video lock has no live holder, so RQ's own
-  abandoned-job handling retries it now rather than minutes later.
+- every worker, busy or idle, sweeps for started jobs whose video lock has no live holder
+  (queueing.recovery) and puts them at the front of the queue within seconds, and for
+  orders whose RQ job vanished (maintenance.reconcile); its children die with it.
 """
 
 from __future__ import annotations
@@ -18,36 +19,41 @@ import time
 from types import FrameType
 from typing import Any
 
-from redis import Redis
+from redis import Redis, RedisError
 from rq import Queue, SimpleWorker, Worker
 from rq.job import Job, JobStatus
 from rq.worker_pool import WorkerPool
 
 import events
-from deadletter import DeadLetterQueue
-from locking import force_release, holder_alive
+from deadletter import DeadLetterQueue, note_crash
+from locking import force_release
 from maintenance import cleanup
-from queueing.jobs import current_production
+from maintenance.reconcile import reconcile_if_due
+from queueing.jobs import current_production, given_settings, use_settings
 from queueing.records import JobRecords
+from queueing.recovery import die_with_parent_after_fork, recover_if_due
+from retries import job_retry
 from settings import Settings
+from storage import Storage, build_storage
 
 log = logging.getLogger(__name__)
 
 CLEANUP_LOCK_KEY = 'papanoel:cleanup:lock'
-#: A started job has this many lock heartbeats to take its video lock before a missing one means it died.
-LOCK_GRACE_HEARTBEATS = 3
 
 
 class VideoWorker(Worker):
     def __init__(self, *args: Any, settings: Settings | None = None, **kwargs: Any) -> None:
-        self.settings = settings or Settings()
+        # A WorkerPool builds its workers itself: they take the settings run_workers was given.
+        self.settings = settings or given_settings()
         kwargs.setdefault('job_monitoring_interval', self.settings.job_monitoring_interval_seconds)
         kwargs.setdefault('maintenance_interval', self.settings.maintenance_interval_seconds)
         # An idle worker blocks on dequeue for worker_ttl - 15 s; maintenance runs between blocks.
         kwargs.setdefault('default_worker_ttl', self.settings.maintenance_interval_seconds + 15)
         super().__init__(*args, **kwargs)
+        die_with_parent_after_fork()
         self._stop_requested_at: float | None = None
         self._given_back_job_id: str | None = None
+        self._storage: Storage | None = None
 
     # --- failures and the dead-letter queue ---
 
@@ -57,31 +63,46 @@ class VideoWorker(Worker):
         if job.id == self._given_back_job_id:
             self._give_back(job, queue)
             return
+        if exc_string.startswith('Work-horse terminated unexpectedly'):
+            note_crash(self.connection, job.id, exc_string.strip().rstrip(';'))
         super().handle_job_failure(job, queue, started_job_registry=started_job_registry, exc_string=exc_string)
         if job.get_status(refresh=True) == JobStatus.FAILED:
             DeadLetterQueue(self.connection).sweep(queue.name)
 
     def clean_registries(self) -> None:
-        for queue in self.queues:
-            self._expire_lockless_jobs(queue)
+        self._recover_if_due()
         super().clean_registries()  # type: ignore[no-untyped-call]
         for queue in self.queues:
             DeadLetterQueue(self.connection).sweep(queue.name)
+        self._reconcile_if_due()
         self._cleanup_if_due()
 
-    def _expire_lockless_jobs(self, queue: Queue) -> None:
-        registry = queue.started_job_registry
-        entries: list[tuple[bytes, float]] = self.connection.zrange(registry.key, 0, -1, withscores=True)  # type: ignore[assignment]
-        for raw, _score in entries:
-            entry = raw.decode()
-            job_id = entry.split(':', 1)[0]
-            job = Job.fetch(job_id, connection=self.connection) if self.connection.exists(Job.key_for(job_id)) else None
-            started = job.started_at.timestamp() if job and job.started_at else None
-            grace = LOCK_GRACE_HEARTBEATS * self.settings.lock_heartbeat_seconds
-            if started is None or time.time() - started < grace or holder_alive(self.connection, job_id):
-                continue
-            log.warning(events.JOB_ABANDONED, extra={'video_id': job_id, 'reason': 'video lock has no live holder'})
-            self.connection.zadd(registry.key, {entry: 0})  # expired now: RQ's cleanup retries or fails it
+    def dequeue_job_and_maintain_ttl(self, timeout: int | None, max_idle_time: int | None = None) -> Any:
+        # Between two jobs too: with jobs shorter than the monitoring interval a busy worker never
+        # heartbeats mid-job, and RQ's maintenance waits for its interval.
+        self._recover_if_due()
+        return super().dequeue_job_and_maintain_ttl(timeout, max_idle_time)
+
+    def _recover_if_due(self) -> None:
+        for queue in self.queues:
+            try:
+                recover_if_due(self.connection, queue, owner=self.name,
+                               heartbeat_seconds=self.settings.lock_heartbeat_seconds)  # fmt: skip
+            except RedisError:
+                log.exception(events.RECOVERY_FAILED)  # the next heartbeat tries again
+
+    def _reconcile_if_due(self) -> None:
+        """Run by idle workers (maintenance) and busy ones (heartbeats): one of them per interval sweeps."""
+        if self._storage is None:
+            self._storage = build_storage(self.settings)
+        try:
+            reconcile_if_due(self.connection, owner=self.name, every_seconds=self.settings.reconcile_interval_seconds,
+                             queue_name=self.queues[0].name, storage=self._storage,
+                             job_timeout=self.settings.job_timeout_seconds,
+                             retry=job_retry(self.settings.max_job_attempts, self.settings.job_retry_delays_seconds),
+                             grace_seconds=self.settings.reconcile_grace_seconds)  # fmt: skip
+        except RedisError:
+            log.exception(events.RECONCILE_FAILED)  # the next interval tries again
 
     def _cleanup_if_due(self) -> None:
         every = int(self.settings.cleanup_interval_hours * 3600)
@@ -96,7 +117,14 @@ class VideoWorker(Worker):
         super().request_stop(signum, frame)  # type: ignore[no-untyped-call]
 
     def maintain_heartbeats(self, job: Job) -> None:
-        super().maintain_heartbeats(job)
+        try:
+            super().maintain_heartbeats(job)
+        except RedisError:
+            # Redis is away longer than the client's retries: the horse keeps working, beat again later.
+            log.warning(events.WORKER_REDIS_UNAVAILABLE, extra={'video_id': job.id})
+            return
+        self._recover_if_due()
+        self._reconcile_if_due()
         waited = time.monotonic() - self._stop_requested_at if self._stop_requested_at else 0.0
         if self._stop_requested_at and waited > self.settings.shutdown_timeout_seconds and self.horse_pid:
             log.warning(events.WORKER_SHUTDOWN_TIMEOUT, extra={'video_id': job.id, 'waited_seconds': round(waited)})
@@ -127,6 +155,7 @@ class VideoWorker(Worker):
 
 def run_workers(conn: Redis, settings: Settings, *, burst: bool = False) -> None:
     """Work the queue until stopped (or, with `burst`, until it is empty)."""
+    use_settings(settings)
     current_production()  # build once in the parent so every forked horse starts warm
     if settings.worker_count == 1:
         worker = VideoWorker([Queue(settings.queue_name, connection=conn)], connection=conn, settings=settings)
@@ -139,6 +168,7 @@ def run_workers(conn: Redis, settings: Settings, *, burst: bool = False) -> None
 
 def drain_in_process(conn: Redis, settings: Settings) -> None:
     """Process every queued job in this process: the embedded-Redis demo, where no fork may share it."""
+    use_settings(settings)
     current_production()
     worker = SimpleWorker([Queue(settings.queue_name, connection=conn)], connection=conn)
     worker.work(burst=True, logging_level=settings.log_level)

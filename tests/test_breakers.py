@@ -89,3 +89,36 @@ def test_failures_through_the_chain_open_the_circuit(redis_conn: Redis, tmp_path
         run_chain(ctx)
     assert board.breaker('fake-lipsync').status().state is BreakerState.OPEN
     assert lipsync.calls == 0  # the third order did not even try it
+
+
+def test_the_last_tts_is_called_even_with_its_circuit_open(
+    redis_conn: Redis, tmp_path: Path, small_assets: Path
+) -> None:
+    board = BreakerBoard(redis_conn, threshold=1, cooldown=600)
+    first, last = FakeTTS('paid-tts'), FakeTTS('local-tts')
+    board.failure('paid-tts', TransientProviderError('paid-tts', '503'))
+    board.failure('local-tts', TransientProviderError('local-tts', 'crashed'))
+    ctx = ChainContext(script='Hola', language='es', base_video=small_assets / 'frame3_santa_base.mp4',
+                       workdir=tmp_path, providers=ProviderSet(tts=(first, last)), breakers=board)  # fmt: skip
+    outcome = run_chain(ctx)
+    assert outcome.strategy == 'voiceover' and (first.calls, last.calls) == (0, 1)
+    assert ('voiceover', 'skipped', 'circuit open', 'paid-tts') in [
+        (a.strategy, a.outcome, a.reason, a.provider) for a in outcome.attempts
+    ]
+    # Its success is recorded: the circuit closes for everyone.
+    assert board.breaker('local-tts').status().state is BreakerState.CLOSED
+
+
+def test_health_reports_an_open_circuit_as_degraded_with_its_cool_down(
+    redis_conn: Redis, tmp_path: Path, small_assets: Path
+) -> None:
+    from monitoring.health import _providers
+    from settings import Settings
+
+    settings = Settings(breaker_failure_threshold=1, breaker_cooldown_seconds=600)
+    board = BreakerBoard(redis_conn, threshold=1, cooldown=600)
+    board.failure('fake-lipsync', DOWN)
+    check = _providers(settings, redis_conn, ProviderSet(tts=(FakeTTS(),), lipsync=(FakeLipSync(),)), deep=False)
+    assert not check.ok and check.degraded
+    assert 'fake-lipsync: circuit open, cool-down' in check.detail and 'degraded' in check.detail
+    assert 590 < check.data['fake-lipsync']['cooldown_remaining_seconds'] <= 600

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -28,7 +30,23 @@ QUEUE = 'papa-noel-videos'
 
 @pytest.fixture
 def env(worker_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
-    return {**worker_env, **FAST_RECOVERY, 'AUDIO_CACHE_DIR': str(tmp_path / 'audio-cache')}
+    """Fast recovery, and no audio cache: only the job's checkpoints can spare a second speech.
+
+    espeak-ng is wrapped to count its calls in a file: evidence outside the code under test.
+    """
+    counting = tmp_path / 'counting-bin'
+    counting.mkdir()
+    real = shutil.which('espeak-ng')
+    assert real is not None
+    (counting / 'espeak-ng').write_text(f'#!/bin/sh\necho call >> {tmp_path / "espeak-calls"}\nexec {real} "$@"\n')
+    (counting / 'espeak-ng').chmod(0o755)
+    return {**worker_env, **FAST_RECOVERY, 'AUDIO_CACHE_ENABLED': 'false',
+            'PATH': f'{counting}:{worker_env["PATH"]}'}  # fmt: skip
+
+
+def speeches_made(tmp_path: Path) -> int:
+    calls = tmp_path / 'espeak-calls'
+    return len(calls.read_text().splitlines()) if calls.exists() else 0
 
 
 def order(name: str = 'Sofía', **changes: object) -> Order:
@@ -77,7 +95,7 @@ def test_kill_9_mid_job_is_recovered_by_another_worker_and_produced_once(
     counters = Metrics(redis_conn).counters()
     assert counters['jobs_completed'] == 1
     # The speech was checkpointed before the crash: it was not made (or paid for) again.
-    assert counters['provider:espeak:calls'] == 1
+    assert counters['provider:espeak:calls'] == 1 and speeches_made(tmp_path) == 1
     assert_output_spec(Path(r.output), width=180, height=320, duration=expected_duration(o, small_assets, tmp_path))
 
 
@@ -99,14 +117,29 @@ def test_interrupted_job_goes_back_to_the_queue_uncounted(
 ) -> None:
     o = order()
     enqueue(redis_conn, o)
-    worker = start_worker({**env, 'SHUTDOWN_TIMEOUT_SECONDS': '0' if not second_signal else '300'},
-                          log=tmp_path / 'w.log')  # fmt: skip
-    wait_for(lambda: in_stage(redis_conn, o.video_id, 'compose'), 60, 0.01, 'the compose stage')
-    worker.send_signal(signal.SIGTERM)
+    held = tmp_path / 'held-ffmpeg.pid'
+    worker_env = {**env, 'SHUTDOWN_TIMEOUT_SECONDS': '0' if not second_signal else '300'}
     if second_signal:
-        time.sleep(1.2)  # RQ ignores a repeat within one second
+        # Composition is held until the test is done: the job cannot finish before the second signal.
+        worker_env = hold_ffmpeg_in_compose(worker_env, tmp_path, o.video_id, held)
+    worker = start_worker(worker_env, log=tmp_path / 'w.log')
+    try:
+        if second_signal:
+            wait_for(held.exists, 60, 0.01, 'composition to be held')
+        else:
+            wait_for(lambda: in_stage(redis_conn, o.video_id, 'compose'), 60, 0.01, 'the compose stage')
         worker.send_signal(signal.SIGTERM)
-    worker.wait(timeout=60)
+        if second_signal:
+            sent = time.monotonic()
+            wait_for(lambda: 'warm shut down requested' in (tmp_path / 'w.log').read_text(), 30, 0.05, 'warm shutdown')
+            # RQ ignores a repeat within one second of the first signal; the held job cannot end meanwhile.
+            wait_for(lambda: time.monotonic() - sent > 1.1, 5, 0.05, 'one second after the first signal')
+            worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=60)
+    finally:
+        if held.exists():
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(held.read_text()), signal.SIGKILL)
 
     r = record(redis_conn, o.video_id)
     assert r.state is State.QUEUED and r.attempt == 0, (r, (tmp_path / 'w.log').read_text()[-3000:])
@@ -117,7 +150,33 @@ def test_interrupted_job_goes_back_to_the_queue_uncounted(
     assert done.returncode == 0
     r = record(redis_conn, o.video_id)
     assert r.state is State.COMPLETED and r.attempt == 1 and r.errors == []
-    assert Metrics(redis_conn).counters()['provider:espeak:calls'] == 1
+    assert Metrics(redis_conn).counters()['provider:espeak:calls'] == 1 and speeches_made(tmp_path) == 1
+
+
+HELD_FFMPEG = """#!{python}
+import os, signal, sys
+from redis import Redis
+if Redis.from_url(os.environ['REDIS_URL']).hget('papanoel:video:{video_id}', 'stage') == b'compose':
+    with open({pid_file!r} + '.tmp', 'w') as out:
+        out.write(str(os.getpid()))
+    os.replace({pid_file!r} + '.tmp', {pid_file!r})
+    while True:
+        signal.pause()
+os.execv({ffmpeg!r}, ['ffmpeg', *sys.argv[1:]])
+"""
+
+
+def hold_ffmpeg_in_compose(env: dict[str, str], tmp_path: Path, video_id: str, pid_file: Path) -> dict[str, str]:
+    """An ffmpeg that, once the video is in its compose stage, blocks (and says so in `pid_file`)."""
+    bin_dir = tmp_path / 'held-bin'
+    bin_dir.mkdir()
+    ffmpeg = shutil.which('ffmpeg')
+    assert ffmpeg is not None
+    wrapper = bin_dir / 'ffmpeg'
+    wrapper.write_text(HELD_FFMPEG.format(python=sys.executable, video_id=video_id, pid_file=str(pid_file),
+                                          ffmpeg=ffmpeg))  # fmt: skip
+    wrapper.chmod(0o755)
+    return {**env, 'PATH': f'{bin_dir}:{env["PATH"]}'}
 
 
 def test_two_workers_racing_for_one_video_produce_it_once(
@@ -164,6 +223,9 @@ def test_exhausted_job_goes_to_the_dead_letter_queue_and_an_admin_retries_it(
     assert 'voice data missing' in entry['errors'][0]['message']
     assert entry['order']['child_name'] == 'Marta'
     assert record(redis_conn, o.video_id).state is State.FAILED
+    # The last attempt knew it was the last: its failure is final, not a retry that never comes.
+    outcomes = [e for e in events_of(redis_conn, o.video_id) if e in ('retry_scheduled', 'failed')]
+    assert outcomes == ['retry_scheduled', 'failed'], events_of(redis_conn, o.video_id)
 
     shown = cli('dlq', 'show', o.video_id)
     assert shown.returncode == 0 and 'attempt 2' in shown.stdout and 'voice data missing' in shown.stdout

@@ -24,7 +24,7 @@ from rq.timeouts import TimerDeathPenalty
 
 import events
 from deadletter import DeadLetterQueue
-from queueing.jobs import current_production
+from queueing.jobs import current_production, use_settings
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,7 @@ class ThreadWorker(SimpleWorker):
 def start_worker(conn: Redis, settings: Settings) -> tuple[ThreadWorker, threading.Thread]:
     """Start one worker on `settings.queue_name` in a daemon thread (it dies with the process,
     as the embedded Redis does)."""
+    use_settings(settings)
     current_production()  # fail now, in the log, rather than on the first order
     # An idle worker blocks on the queue for (worker ttl - 15 s) between maintenance passes,
     # which also run retries that have come due: keep it short here.

@@ -1,0 +1,101 @@
+"""Crash recovery: to the front of the queue, in seconds, with nothing left running behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+from redis import Redis
+
+from orders import Order, parse_order
+from queueing.enqueue import enqueue_order
+from queueing.records import JobRecords, State
+from retries import job_retry
+from tests.workers import FAST_RECOVERY, children, kill_hard, start_worker, stop, wait_for
+
+QUEUE = 'papa-noel-videos'
+#: With 1 s heartbeats a crash is seen after the lock's 2 s liveness key and a 3 s grace; 20 s is generous
+#: for a loaded machine and far below RQ's own ~90 s + maintenance interval.
+RECOVERY_BOUND_SECONDS = 20
+
+
+def order(name: str) -> Order:
+    return parse_order({'child_name': name, 'age': 7, 'message': 'Eres muy valiente', 'parent_email': 'p@example.com',
+                        'consent': True})  # fmt: skip
+
+
+def in_stage(conn: Redis, video_id: str, stage: str) -> bool:
+    r = JobRecords(conn).get(video_id)
+    return r is not None and r.stage == stage
+
+
+def completed_at(conn: Redis, video_id: str) -> float:
+    return max(float(e['at']) for e in JobRecords(conn).timeline(video_id) if e['event'] == 'completed')
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != 'Z'
+
+
+def test_a_crashed_job_goes_to_the_front_and_is_picked_up_within_the_bound(
+    redis_conn: Redis, worker_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = {**worker_env, **FAST_RECOVERY}
+    crashed = order('Sofía')
+    enqueue_order(redis_conn, crashed, queue_name=QUEUE, job_timeout=300, retry=job_retry(3, [0]))
+    first = start_worker(env, log=tmp_path / 'first.log')
+    wait_for(lambda: in_stage(redis_conn, crashed.video_id, 'compose'), 60, 0.01, 'the compose stage')
+    backlog = [order(name) for name in ('Ana', 'Luis', 'Marta')]
+    for o in backlog:
+        enqueue_order(redis_conn, o, queue_name=QUEUE, job_timeout=300, retry=job_retry(3, [0]))
+    kill_hard(first)
+    killed_at = time.time()
+
+    second = start_worker(env, log=tmp_path / 'second.log')
+    try:
+        wait_for(lambda: all(JobRecords(redis_conn).get(o.video_id).state is State.COMPLETED  # type: ignore[union-attr]
+                             for o in [crashed, *backlog]), 180, 0.2, 'every video')  # fmt: skip
+    finally:
+        stop(second)
+    timeline = JobRecords(redis_conn).timeline(crashed.video_id)
+    [requeued] = [e['at'] for e in timeline if e['event'] == 'requeued: its worker was lost']
+    assert requeued - killed_at < RECOVERY_BOUND_SECONDS, timeline
+    # To the front: at most the one backlog job the worker had already taken finished before it.
+    before = [
+        o.video_id for o in backlog if completed_at(redis_conn, o.video_id) < completed_at(redis_conn, crashed.video_id)
+    ]
+    assert len(before) <= 1, (before, timeline)
+    r = JobRecords(redis_conn).get(crashed.video_id)
+    assert r is not None and r.attempt == 2 and r.errors == []
+
+
+def test_work_horse_and_scheduler_die_with_their_worker(
+    redis_conn: Redis, worker_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = {**worker_env, **FAST_RECOVERY}
+    o = order('Pablo')
+    enqueue_order(redis_conn, o, queue_name=QUEUE, job_timeout=300, retry=job_retry(3, [0]))
+    worker = start_worker(env, log=tmp_path / 'w.log')
+    wait_for(lambda: in_stage(redis_conn, o.video_id, 'compose'), 60, 0.01, 'the compose stage')
+    orphans = wait_for(lambda: children(worker.pid) if len(children(worker.pid)) >= 2 else [], 30, 0.05,
+                       'the work horse and the scheduler')  # fmt: skip
+    try:
+        os.kill(worker.pid, signal.SIGKILL)  # the worker alone, not its children
+        worker.wait(timeout=10)
+        wait_for(lambda: not any(alive(pid) for pid in orphans), 10, 0.05, 'the orphans to end')
+    finally:
+        for pid in orphans:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+    second = start_worker(env, log=tmp_path / 'second.log')
+    try:
+        wait_for(lambda: JobRecords(redis_conn).get(o.video_id).state is State.COMPLETED,  # type: ignore[union-attr]
+                 120, 0.2, 'recovery')  # fmt: skip
+    finally:
+        stop(second)
