@@ -62,3 +62,10 @@ METRICS_REDIS_UNAVAILABLE = 'metrics.redis_unavailable'
 WEB_PORT_UNAVAILABLE = 'web.port_unavailable'
 WEB_WORKER_FAILED = 'web.worker_failed'
 HTTP_UNHANDLED_ERROR = 'http.unhandled_error'
+
+# Personalization (#14)
+PREVIEW_MADE = 'preview.made'
+PREVIEW_FAILED = 'preview.failed'
+PREVIEW_RATE_LIMITED = 'preview.rate_limited'
+EXTRAS_MADE = 'extras.made'
+EXTRAS_FAILED = 'extras.failed'

@@ -44,8 +44,14 @@ ELEVENLABS = ElevenLabsVoice()
 
 
 # --- Script templates, by language and age --------------------------------------------
-# Placeholders: {name}, {age}, {message}. {message_sentence} is the parent's message
-# introduced by the language's bridge, or empty when there is no message.
+# Placeholders: {name}, {age}, {message_sentence}: the parent's message introduced by the
+# language's bridge, or empty when there is no message.
+# Grammatical gender: `[boy|girl|neutral]` picks one form by the order's gender. It is read
+# in the template only, never in a name or a message. The neutral form is worded so that it
+# needs no gendered adjective at all (not "bueno/a").
+
+Gender = Literal['girl', 'boy', 'neutral']
+GENDERS: tuple[Gender, ...] = ('girl', 'boy', 'neutral')
 
 
 @dataclass(frozen=True)
@@ -61,7 +67,8 @@ SCRIPT_TEMPLATES: dict[Language, tuple[ScriptTemplate, ...]] = {
             1,
             5,
             '¡Jo, jo, jo! ¡Hola, {name}! Soy Papá Noel y te estoy mirando desde el Polo Norte. '
-            '¡Ya tienes {age} años, qué grande estás! {message_sentence}'
+            '¡Ya tienes {age} años, [qué niño tan grande estás|qué niña tan grande estás|cuánto has crecido]! '
+            '{message_sentence}'
             'Los duendes y yo te mandamos un abrazo enorme. ¡Feliz Navidad, {name}!',
         ),
         ScriptTemplate(
@@ -69,13 +76,16 @@ SCRIPT_TEMPLATES: dict[Language, tuple[ScriptTemplate, ...]] = {
             9,
             '¡Jo, jo, jo! ¡Hola, {name}! Aquí Papá Noel, desde mi taller del Polo Norte. '
             'Me han contado que este año, con {age} años, te has portado muy bien. {message_sentence}'
-            'Sigue siendo así de bueno y de valiente. ¡Feliz Navidad, {name}!',
+            '[Sigue siendo así de bueno y de valiente|Sigue siendo así de buena y de valiente|'
+            'Sigue portándote así de bien y con tanto valor]. ¡Feliz Navidad, {name}!',
         ),
         ScriptTemplate(
             10,
             17,
             '¡Jo, jo, jo! Hola, {name}. Soy Papá Noel. A tus {age} años ya sabes que la magia de la '
             'Navidad está en compartir y en cuidar a los demás. {message_sentence}'
+            '[Estoy muy orgulloso de ti, eres un chico estupendo|Estoy muy orgulloso de ti, eres una chica estupenda|'
+            'Estoy muy orgulloso de ti y de todo lo que haces]. '
             'Gracias por este año tan especial. ¡Feliz Navidad, {name}!',
         ),
     ),
@@ -84,7 +94,9 @@ SCRIPT_TEMPLATES: dict[Language, tuple[ScriptTemplate, ...]] = {
             1,
             5,
             'Ho, ho, ho! Hello, {name}! It is Santa Claus, watching you from the North Pole. '
-            'You are {age} years old already, how big you are! {message_sentence}'
+            'You are {age} years old already, '
+            '[what a big boy you are|what a big girl you are|how much you have grown]! '
+            '{message_sentence}'
             'The elves and I send you a great big hug. Merry Christmas, {name}!',
         ),
         ScriptTemplate(
@@ -92,21 +104,31 @@ SCRIPT_TEMPLATES: dict[Language, tuple[ScriptTemplate, ...]] = {
             9,
             'Ho, ho, ho! Hello, {name}! Santa Claus here, from my workshop at the North Pole. '
             'I hear that this year, at {age} years old, you have been very good. {message_sentence}'
-            'Keep being so kind and brave. Merry Christmas, {name}!',
+            '[Keep being such a kind and brave boy|Keep being such a kind and brave girl|'
+            'Keep being so kind and brave]. '
+            'Merry Christmas, {name}!',
         ),
         ScriptTemplate(
             10,
             17,
             'Ho, ho, ho! Hello, {name}. This is Santa Claus. At {age}, you already know that the magic '
             'of Christmas is in sharing and caring for others. {message_sentence}'
+            '[You are a wonderful young man|You are a wonderful young woman|I am so proud of everything you do]. '
             'Thank you for such a special year. Merry Christmas, {name}!',
         ),
     ),
 }
 
+# Santa passes the parents' message on as theirs: "we are proud of you" stays their words.
 MESSAGE_BRIDGE: dict[Language, str] = {
-    'es': 'Tengo un mensaje especial para ti: {message} ',
-    'en': 'I have a special message for you: {message} ',
+    'es': 'Tus papás me han pedido que te diga: {message} ',
+    'en': 'Your parents asked me to tell you: {message} ',
+}
+
+# What the name preview (POST /api/preview) says: the first words of every script.
+GREETING: dict[Language, str] = {
+    'es': '¡Hola, {name}!',
+    'en': 'Hello, {name}!',
 }
 
 

@@ -27,6 +27,7 @@ from web.context import WebContext, get_context
 from web.errors import ApiError, request_language
 from web.idempotency import MAX_KEY_LENGTH, Outcome, fingerprint, order_id_for
 from web.moderation import moderate
+from web.respelling import moderate_respelling
 from web.schemas import (
     ERROR_RESPONSE,
     VIDEO_ID_PATTERN,
@@ -184,7 +185,7 @@ def _valid_order(fields: dict[str, Any], order_id: str | None, language: i18n.La
     except OrderError as exc:
         errors.extend(exc.errors)
     if order is not None and not errors:
-        errors = moderate(order)
+        errors = moderate(order) + moderate_respelling(order)
         if errors:
             metrics.incr('web:orders:moderated')
     if errors or order is None:
