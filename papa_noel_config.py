@@ -178,3 +178,15 @@ class OutputSpec:
 
 
 OUTPUT = OutputSpec()
+
+
+# --- Formats, poster, subtitles, name card (#14) ------------------------------------------
+# Each format's size at full spec. A smaller configured output (OUTPUT_WIDTH, e.g. the tests'
+# 180x320) scales every format by the same factor.
+FORMAT_SIZES: dict[str, tuple[int, int]] = {'9:16': (1080, 1920), '1:1': (1080, 1080), '16:9': (1920, 1080)}
+# The poster: a still of Papá Noel, this many seconds into his segment, this wide.
+POSTER_WIDTH = 1080
+POSTER_SECONDS_INTO_SANTA = 1.0
+POSTER_JPEG_QUALITY = 3  # FFmpeg's -q:v for MJPEG: 2 (best) .. 31
+# Burned-in captions (BURN_SUBTITLES=true): libass style, scaled to the frame.
+BURNED_SUBTITLE_STYLE = 'FontName=DejaVu Sans,Bold=1,Outline=2,Shadow=0,MarginV=40'

@@ -52,6 +52,8 @@ class JobRecord(BaseModel):
     attempt: int = 0
     #: One entry per failed attempt: attempt, stage, provider, error_type, message, at.
     errors: list[dict[str, Any]] = Field(default_factory=list)
+    #: A finished video's extras (#14): extra name ('poster.jpg', '1x1.mp4', ...) -> where stored.
+    extras: dict[str, str] = Field(default_factory=dict)
 
 
 def record_key(video_id: str) -> str:
@@ -110,6 +112,7 @@ class JobRecords:
             error=fields.get('error', ''),
             attempt=int(fields.get('attempt', 0)),
             errors=json.loads(fields.get('errors', '[]')),
+            extras=json.loads(fields.get('extras', '{}')),
         )
 
     def timeline(self, video_id: str) -> list[dict[str, Any]]:

@@ -25,6 +25,7 @@ from storage import LocalStorage
 from web import i18n
 from web.context import WebContext, get_context
 from web.errors import ApiError, request_language
+from web.extras import add_extras
 from web.idempotency import MAX_KEY_LENGTH, Outcome, fingerprint, order_id_for
 from web.moderation import moderate
 from web.respelling import moderate_respelling
@@ -233,6 +234,7 @@ def status_of(record: JobRecord, ctx: WebContext, now: float | None = None) -> V
             {'expires': expires, 'token': token}
         )
         status.download_expires_at = expires
+        add_extras(status, record, token, expires)
     return status
 
 

@@ -19,7 +19,7 @@ from queueing.connection import connect, is_embedded
 from settings import Settings
 from storage import Storage, build_storage
 from utils.logs import configure_logging
-from web import admin, api, errors, health, metrics, pages, preview, security
+from web import admin, api, errors, extras, health, metrics, pages, preview, security
 from web.context import WebContext
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,7 @@ def create_app(
     app.include_router(admin.router)
     app.include_router(pages.router)
     app.include_router(preview.router)
+    app.include_router(extras.router)
     app.mount('/static', StaticFiles(directory=pages.STATIC), name='static')
     security.install(
         app,
