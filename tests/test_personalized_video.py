@@ -11,11 +11,15 @@ import pytest
 import webvtt
 from redis import Redis
 
+from compose import RenderSpec
 from orders import parse_order, written_script
+from pipeline.extras import burn_subtitles
+from subtitles.cues import Cue, write_vtt
 from tests.media import assert_output_spec, expected_duration
 from tests.test_api import run_worker_until_done
 from tests.web_support import TestClient, web_settings
 from utils.probe import probe
+from utils.proc import run
 from web.app import create_app
 
 ORDER: dict[str, Any] = {
@@ -81,3 +85,34 @@ def test_an_order_with_a_respelling_a_gender_and_two_formats(
 
     # Every extra needs the video's signed link.
     assert client.get(status['poster_url'].replace('token=', 'token=x')).status_code == 403
+
+
+def test_burned_in_subtitles_draw_the_words_and_keep_the_spec(tmp_path: Path) -> None:
+    spec = RenderSpec(width=180, height=320, preset='veryfast')
+    video = tmp_path / 'v.mp4'
+    run(['ffmpeg', '-v', 'error', '-f', 'lavfi', '-i', 'color=c=0x204060:s=180x320:r=30:d=2', '-f', 'lavfi',
+         '-i', 'sine=f=440:d=2:r=48000', *flat(spec.video_codec_args()), *flat(spec.audio_codec_args()),
+         '-movflags', '+faststart', '-t', '2', str(video)], timeout=60)  # fmt: skip
+    vtt = write_vtt([Cue(0.5, 1.5, ('¡Hola, Xavi!',))], tmp_path / 's.vtt')
+    burned = burn_subtitles(video, vtt, spec)
+    assert_output_spec(burned, width=180, height=320, duration=2.0, tolerance=0.05)
+    assert frame_md5(burned, 1.0) != frame_md5(video, 1.0)  # the caption is drawn
+    assert bright_pixels(video, 1.0) == 0
+    assert bright_pixels(burned, 1.0) > 50  # white letters over the dark frame
+    assert bright_pixels(burned, 0.2) == 0  # before the cue: nothing drawn
+
+
+def flat(options: dict[str, str | int]) -> list[str]:
+    return [item for key, value in options.items() for item in (f'-{key}', str(value))]
+
+
+def frame_md5(path: Path, at: float) -> str:
+    args = ['ffmpeg', '-v', 'error', '-ss', f'{at}', '-i', str(path), '-frames:v', '1', '-f', 'md5', '-']
+    out = run(args, timeout=30)
+    return out.decode().strip()
+
+
+def bright_pixels(path: Path, at: float) -> int:
+    out = run(['ffmpeg', '-v', 'error', '-ss', f'{at}', '-i', str(path), '-frames:v', '1', '-vf', 'format=gray',
+               '-f', 'rawvideo', '-'], timeout=30)  # fmt: skip
+    return sum(1 for value in out if value > 200)
