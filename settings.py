@@ -180,15 +180,13 @@ class Settings(BaseSettings):
     # How long an Idempotency-Key is remembered.
     idempotency_ttl_seconds: int = Field(default=86400, ge=60)
 
-    # --- Personalization (#14): name preview, subtitles, name card ---
+    # --- Personalization (#14): name preview, subtitles ---
     # Name previews (POST /api/preview) per client IP per window: a paid TTS call each, so budgeted
     # apart from orders (a parent may listen a few times per order); 0 turns the limit off.
     rate_limit_previews: int = Field(default=30, ge=0)
     rate_limit_preview_window_seconds: int = Field(default=600, ge=1)
     # Subtitles drawn into the frames too (they are always offered as a WebVTT track).
     burn_subtitles: bool = False
-    # The child's name, as typed, drawn over the intro's last second.
-    name_card: bool = True
 
     log_level: Literal['DEBUG', 'INFO', 'WARNING', 'ERROR'] = 'INFO'
     log_format: Literal['json', 'text'] = 'json'

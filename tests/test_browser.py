@@ -135,6 +135,14 @@ def test_a_parent_orders_a_video_and_watches_it(server: str, page: Page, tmp_pat
     page.wait_for_timeout(700)  # let the progress bar's transition finish for the screenshot
     page.screenshot(path=str(tmp_path / 'finished.png'), full_page=True)
 
+    # The player shows the poster and offers the subtitles as a track (#14).
+    poster = page.locator('#player').get_attribute('poster')
+    assert poster and page.request.get(server + poster).headers['content-type'] == 'image/jpeg'
+    expect(page.locator('#player track')).to_have_count(1)
+    track = page.locator('#player track').get_attribute('src')
+    assert track and page.request.get(server + track).text().startswith('WEBVTT')
+    expect(page.locator('#subtitles-download')).to_be_visible()
+
     href = page.locator('#download').get_attribute('href')
     assert href and 'token=' in href and href.endswith('&download=true')
     download = page.request.get(server + href)
