@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from redis import Redis
 
+from metrics import Metrics
 from providers.base import ProviderSet, Speech
 from providers.espeak_tts import EspeakTTS
 from settings import Settings
@@ -70,6 +71,9 @@ def test_the_same_greeting_is_synthesized_once(client: TestClient) -> None:
     assert first.status_code == again.status_code == 200
     assert again.content == first.content
     assert CALLS == ['¡Hola, Sofía!']
+    counters = Metrics(client.app.state.web.conn).counters()  # type: ignore[attr-defined]
+    assert counters['web:previews:cache_misses'] == 1 and counters['web:previews:cache_hits'] == 1
+    assert counters['provider:espeak:characters'] == len('¡Hola, Sofía!')
 
 
 @pytest.mark.parametrize(

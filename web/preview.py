@@ -23,10 +23,11 @@ from starlette.concurrency import run_in_threadpool
 import events
 from audiocache import AudioCache
 from breakers import BreakerBoard
-from chain.strategies import ChainContext, StrategyUnavailable
+from chain.strategies import ChainContext, ChainHooks, StrategyUnavailable
 from metrics import Metrics
 from orders import greeting
 from orders.model import FieldError, Order, OrderError, parse_order
+from providers.base import Speech
 from providers.errors import ProviderError
 from retries import ProviderRetryPolicy
 from web import i18n
@@ -113,16 +114,31 @@ def valid_preview(fields: dict[str, Any], language: i18n.Language) -> Order:
     return order
 
 
+class _Usage(ChainHooks):
+    """A preview's TTS use in the same counters as an order's: cache hits, and characters paid for."""
+
+    def __init__(self, metrics: Metrics, text: str) -> None:
+        self.metrics = metrics
+        self.text = text
+
+    def speech_made(self, speech: Speech, *, cached: bool) -> None:
+        self.metrics.incr('web:previews:cache_hits' if cached else 'web:previews:cache_misses')
+        if not cached:
+            self.metrics.incr(f'provider:{speech.provider}:characters', len(self.text))
+
+
 def _speak(ctx: WebContext, order: Order, language: i18n.Language) -> bytes:
     s = ctx.settings
     workdir = Path(tempfile.mkdtemp(prefix='preview-'))
+    text = greeting(order.child_name, order.name_pronunciation, order.language).spoken
     try:
         chain = ChainContext(
-            script=greeting(order.child_name, order.name_pronunciation, order.language).spoken,
+            script=text,
             language=order.language,
             base_video=Path(),
             workdir=workdir,
             providers=ctx.providers(),
+            hooks=_Usage(Metrics(ctx.conn), text),
             retry_policy=ProviderRetryPolicy(attempts=1),  # a parent is waiting: the next provider, not a retry
             audio_cache=AudioCache(s.audio_cache_dir, s.audio_cache_max_size_mb * 1024 * 1024),
             breakers=BreakerBoard(ctx.conn, threshold=s.breaker_failure_threshold, cooldown=s.breaker_cooldown_seconds)
