@@ -184,6 +184,10 @@ OUTPUT = OutputSpec()
 # Each format's size at full spec. A smaller configured output (OUTPUT_WIDTH, e.g. the tests'
 # 180x320) scales every format by the same factor.
 FORMAT_SIZES: dict[str, tuple[int, int]] = {'9:16': (1080, 1920), '1:1': (1080, 1080), '16:9': (1920, 1080)}
+# Asset roles scaled to fill the frame and cropped (centred) per format; the others fit whole,
+# padded (centred). Santa fills the square and landscape frames; the intro and outro, with
+# their titles, are kept whole.
+FORMAT_CROPPED_ROLES: dict[str, tuple[str, ...]] = {'9:16': (), '1:1': ('santa_base',), '16:9': ('santa_base',)}
 # The poster: a still of Papá Noel, this many seconds into his segment, this wide.
 POSTER_WIDTH = 1080
 POSTER_SECONDS_INTO_SANTA = 1.0

@@ -45,7 +45,8 @@ def format_spec(spec: RenderSpec, video_format: str) -> RenderSpec:
     base_width, _ = persona.FORMAT_SIZES['9:16']
     width, height = persona.FORMAT_SIZES[video_format]
     scale = spec.width / base_width
-    return dataclasses.replace(spec, width=_even(width * scale), height=_even(height * scale))
+    return dataclasses.replace(spec, width=_even(width * scale), height=_even(height * scale),
+                               cropped_roles=persona.FORMAT_CROPPED_ROLES[video_format])  # fmt: skip
 
 
 def _even(value: float) -> int:

@@ -11,9 +11,11 @@ import pytest
 import webvtt
 from redis import Redis
 
-from compose import RenderSpec
+from chain import SantaSegment
+from compose import RenderSpec, compose_video, load_assets
 from orders import parse_order, written_script
-from pipeline.extras import burn_subtitles
+from pipeline.extras import burn_subtitles, format_spec
+from providers.espeak_tts import EspeakTTS
 from subtitles.cues import Cue, write_vtt
 from tests.media import assert_output_spec, expected_duration
 from tests.test_api import run_worker_until_done
@@ -116,3 +118,48 @@ def bright_pixels(path: Path, at: float) -> int:
     out = run(['ffmpeg', '-v', 'error', '-ss', f'{at}', '-i', str(path), '-frames:v', '1', '-vf', 'format=gray',
                '-f', 'rawvideo', '-'], timeout=30)  # fmt: skip
     return sum(1 for value in out if value > 200)
+
+
+@pytest.mark.parametrize('video_format', ['1:1', '16:9'])
+def test_santa_fills_a_square_or_landscape_frame_and_the_intro_is_kept_whole(
+    video_format: str, small_assets: Path, template_cache: Path, tmp_path: Path
+) -> None:
+    assets = load_assets(small_assets, decode=False)
+    speech = EspeakTTS().synthesize('Ho, ho, ho! Hello, Xavi! Merry Christmas!', 'en', tmp_path)
+    segment = SantaSegment(assets.santa_base.path, speech, True, {})
+    spec = format_spec(RenderSpec(width=180, height=320, preset='veryfast'), video_format)
+    assert spec.cropped_roles == ('santa_base',)
+    outputs = {}
+    for mode in ('template', 'single-pass'):
+        out = tmp_path / f'{mode}.mp4'
+        compose_video(assets, segment, out, spec, timeout=300, mode=mode, template_cache_dir=template_cache)
+        total = (
+            assets.intro.duration + speech.duration + assets.outro.duration - spec.intro_overlap - spec.outro_overlap
+        )
+        assert_output_spec(out, width=spec.width, height=spec.height, duration=total)
+        outputs[mode] = out
+    santa_at = assets.intro.duration + 1.0
+    for out in outputs.values():
+        assert edge_luma(out, 0.3, spec) < 20  # the intro, padded: black bars at the sides
+        assert edge_luma(out, santa_at, spec) > 20  # Santa, cropped to fill: no bars
+    assert ssim(outputs['template'], outputs['single-pass']) >= 0.99  # the same frames from both renderers (mean)
+
+
+def edge_luma(path: Path, at: float, spec: RenderSpec) -> float:
+    """Mean luma of the frame's outer columns (left and right) or rows, where padding would be."""
+    out = run(['ffmpeg', '-v', 'error', '-ss', f'{at}', '-i', str(path), '-frames:v', '1', '-vf', 'format=gray',
+               '-f', 'rawvideo', '-'], timeout=30)  # fmt: skip
+    width, height = spec.width, spec.height
+    rows = [out[y * width : (y + 1) * width] for y in range(height)]
+    if width / height > 9 / 16 + 0.01:  # a wider frame than the footage: bars left and right
+        edge = [v for row in rows for v in (*row[:4], *row[-4:])]
+    else:
+        edge = [v for row in (*rows[:4], *rows[-4:]) for v in row]
+    return float(sum(edge) / len(edge))
+
+
+def ssim(first: Path, second: Path) -> float:
+    out = run(['ffmpeg', '-v', 'error', '-i', str(first), '-i', str(second), '-lavfi',
+               'ssim=stats_file=-', '-f', 'null', '-'], timeout=120)  # fmt: skip
+    values = [float(part.split(':')[1]) for part in out.decode().split() if part.startswith('All:')]
+    return sum(values) / len(values)
