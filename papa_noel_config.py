@@ -44,8 +44,14 @@ ELEVENLABS = ElevenLabsVoice()
 
 
 # --- Script templates, by language and age --------------------------------------------
-# Placeholders: {name}, {age}, {message}. {message_sentence} is the parent's message
-# introduced by the language's bridge, or empty when there is no message.
+# Placeholders: {name}, {age}, {message_sentence}: the parent's message introduced by the
+# language's bridge, or empty when there is no message.
+# Grammatical gender: `[boy|girl|neutral]` picks one form by the order's gender. It is read
+# in the template only, never in a name or a message. The neutral form is worded so that it
+# needs no gendered adjective at all (not "bueno/a").
+
+Gender = Literal['girl', 'boy', 'neutral']
+GENDERS: tuple[Gender, ...] = ('girl', 'boy', 'neutral')
 
 
 @dataclass(frozen=True)
@@ -61,7 +67,8 @@ SCRIPT_TEMPLATES: dict[Language, tuple[ScriptTemplate, ...]] = {
             1,
             5,
             '¡Jo, jo, jo! ¡Hola, {name}! Soy Papá Noel y te estoy mirando desde el Polo Norte. '
-            '¡Ya tienes {age} años, qué grande estás! {message_sentence}'
+            '¡Ya tienes {age} años, [qué niño tan grande estás|qué niña tan grande estás|cuánto has crecido]! '
+            '{message_sentence}'
             'Los duendes y yo te mandamos un abrazo enorme. ¡Feliz Navidad, {name}!',
         ),
         ScriptTemplate(
@@ -69,13 +76,16 @@ SCRIPT_TEMPLATES: dict[Language, tuple[ScriptTemplate, ...]] = {
             9,
             '¡Jo, jo, jo! ¡Hola, {name}! Aquí Papá Noel, desde mi taller del Polo Norte. '
             'Me han contado que este año, con {age} años, te has portado muy bien. {message_sentence}'
-            'Sigue siendo así de bueno y de valiente. ¡Feliz Navidad, {name}!',
+            '[Sigue siendo así de bueno y de valiente|Sigue siendo así de buena y de valiente|'
+            'Sigue portándote así de bien y con tanto valor]. ¡Feliz Navidad, {name}!',
         ),
         ScriptTemplate(
             10,
             17,
             '¡Jo, jo, jo! Hola, {name}. Soy Papá Noel. A tus {age} años ya sabes que la magia de la '
             'Navidad está en compartir y en cuidar a los demás. {message_sentence}'
+            '[Estoy muy orgulloso de ti, eres un chico estupendo|Estoy muy orgulloso de ti, eres una chica estupenda|'
+            'Estoy muy orgulloso de ti y de todo lo que haces]. '
             'Gracias por este año tan especial. ¡Feliz Navidad, {name}!',
         ),
     ),
@@ -84,7 +94,9 @@ SCRIPT_TEMPLATES: dict[Language, tuple[ScriptTemplate, ...]] = {
             1,
             5,
             'Ho, ho, ho! Hello, {name}! It is Santa Claus, watching you from the North Pole. '
-            'You are {age} years old already, how big you are! {message_sentence}'
+            'You are {age} years old already, '
+            '[what a big boy you are|what a big girl you are|how much you have grown]! '
+            '{message_sentence}'
             'The elves and I send you a great big hug. Merry Christmas, {name}!',
         ),
         ScriptTemplate(
@@ -92,21 +104,31 @@ SCRIPT_TEMPLATES: dict[Language, tuple[ScriptTemplate, ...]] = {
             9,
             'Ho, ho, ho! Hello, {name}! Santa Claus here, from my workshop at the North Pole. '
             'I hear that this year, at {age} years old, you have been very good. {message_sentence}'
-            'Keep being so kind and brave. Merry Christmas, {name}!',
+            '[Keep being such a kind and brave boy|Keep being such a kind and brave girl|'
+            'Keep being so kind and brave]. '
+            'Merry Christmas, {name}!',
         ),
         ScriptTemplate(
             10,
             17,
             'Ho, ho, ho! Hello, {name}. This is Santa Claus. At {age}, you already know that the magic '
             'of Christmas is in sharing and caring for others. {message_sentence}'
+            '[You are a wonderful young man|You are a wonderful young woman|I am so proud of everything you do]. '
             'Thank you for such a special year. Merry Christmas, {name}!',
         ),
     ),
 }
 
+# Santa passes the parents' message on as theirs: "we are proud of you" stays their words.
 MESSAGE_BRIDGE: dict[Language, str] = {
-    'es': 'Tengo un mensaje especial para ti: {message} ',
-    'en': 'I have a special message for you: {message} ',
+    'es': 'Tus papás me han pedido que te diga: {message} ',
+    'en': 'Your parents asked me to tell you: {message} ',
+}
+
+# What the name preview (POST /api/preview) says: the first words of every script.
+GREETING: dict[Language, str] = {
+    'es': '¡Hola, {name}!',
+    'en': 'Hello, {name}!',
 }
 
 
@@ -156,3 +178,19 @@ class OutputSpec:
 
 
 OUTPUT = OutputSpec()
+
+
+# --- Formats, poster, subtitles, name card (#14) ------------------------------------------
+# Each format's size at full spec. A smaller configured output (OUTPUT_WIDTH, e.g. the tests'
+# 180x320) scales every format by the same factor.
+FORMAT_SIZES: dict[str, tuple[int, int]] = {'9:16': (1080, 1920), '1:1': (1080, 1080), '16:9': (1920, 1080)}
+# Asset roles scaled to fill the frame and cropped (centred) per format; the others fit whole,
+# padded (centred). Santa fills the square and landscape frames; the intro and outro, with
+# their titles, are kept whole.
+FORMAT_CROPPED_ROLES: dict[str, tuple[str, ...]] = {'9:16': (), '1:1': ('santa_base',), '16:9': ('santa_base',)}
+# The poster: a still of Papá Noel, this many seconds into his segment, this wide.
+POSTER_WIDTH = 1080
+POSTER_SECONDS_INTO_SANTA = 1.0
+POSTER_JPEG_QUALITY = 3  # FFmpeg's -q:v for MJPEG: 2 (best) .. 31
+# Burned-in captions (BURN_SUBTITLES=true): libass style, scaled to the frame.
+BURNED_SUBTITLE_STYLE = 'FontName=DejaVu Sans,Bold=1,Outline=2,Shadow=0,MarginV=40'

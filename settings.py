@@ -208,6 +208,13 @@ class Settings(BaseSettings):
     redis_outage_seconds: float = Field(default=120, ge=0)
     # Off: every speech is made anew unless a checkpoint has it (tests prove the checkpoints so).
     audio_cache_enabled: bool = True
+    # --- Personalization (#14): name preview, subtitles ---
+    # Name previews (POST /api/preview) per client IP per window: a paid TTS call each, so budgeted
+    # apart from orders (a parent may listen a few times per order); 0 turns the limit off.
+    rate_limit_previews: int = Field(default=30, ge=0)
+    rate_limit_preview_window_seconds: int = Field(default=600, ge=1)
+    # Subtitles drawn into the frames too (they are always offered as a WebVTT track).
+    burn_subtitles: bool = False
 
     log_level: Literal['DEBUG', 'INFO', 'WARNING', 'ERROR'] = 'INFO'
     log_format: Literal['json', 'text'] = 'json'

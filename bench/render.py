@@ -24,6 +24,7 @@ what the issue measured on real footage. `--footage placeholder` uses the placeh
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import re
 import resource
 import sys
@@ -34,12 +35,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from chain.strategies import SantaSegment
-from compose import RenderSpec, compose_video, load_assets
+from compose import AssetSet, RenderSpec, compose_video, load_assets
 from compose.parts import Deadline
 from compose.placeholders import PLACEHOLDERS, render_placeholders
 from compose.render import RenderMode
 from compose.templates import prepare_template
+from orders import build_script, parse_order
+from pipeline.extras import burn_subtitles, format_spec, make_poster, video_name
 from providers.espeak_tts import EspeakTTS
+from subtitles.cues import subtitles_for
 from utils.proc import run
 
 SCRIPT = (
@@ -54,8 +58,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--repeat', type=int, default=3, help='renders per order and renderer; the fastest counts')
     parser.add_argument('--footage', choices=('camera', 'placeholder'), default='camera', help='see the docstring')
+    parser.add_argument('--size', default='', help='WxH instead of the full spec (e.g. 180x320: a quick check)')
+    parser.add_argument('--preset', default='', help="x264 preset instead of the spec's (e.g. veryfast)")
     args = parser.parse_args()
     spec = RenderSpec()
+    if args.size:
+        width, height = (int(side) for side in args.size.split('x'))
+        spec = dataclasses.replace(spec, width=width, height=height)
+    if args.preset:
+        spec = dataclasses.replace(spec, preset=args.preset)
     with tempfile.TemporaryDirectory(prefix='bench-render-') as tmp:
         work = Path(tmp)
         if args.footage == 'camera':
@@ -81,6 +92,7 @@ def main() -> int:
             's1': SantaSegment(clip, speech, loop_video=False, providers={}),
         }
         speedups: dict[str, float] = {}
+        walls_s3_template = 0.0
         lowest_ssim = 1.0
         for name, segment in orders.items():
             walls: dict[RenderMode, list[float]] = {'single-pass': [], 'template': []}
@@ -101,6 +113,8 @@ def main() -> int:
                 walls['template'] = walls['template'][1:]
                 cpus['template'] = cpus['template'][1:]
             best = {mode: min(times) for mode, times in walls.items()}
+            if name == 's3':
+                walls_s3_template = best['template']
             ssim, worst = _ssim(outputs['template'], outputs['single-pass'], work / f'{name}.ssim')
             speedups[name] = best['single-pass'] / best['template']
             lowest_ssim = min(lowest_ssim, ssim)
@@ -112,8 +126,44 @@ def main() -> int:
             if name == 's3':
                 print(f'  first order ending at this point of the loop (encodes the ending): {first_template:.2f} s, '
                       f'{best["single-pass"] / first_template:.1f}x faster')  # fmt: skip
+        _personalization_costs(assets, orders['s3'], spec, cache, work, args.repeat, walls_s3_template)
         print(f's3_speedup={speedups["s3"]:.1f} s1_speedup={speedups["s1"]:.2f} ssim={lowest_ssim:.4f}')
     return 0
+
+
+def _personalization_costs(assets: AssetSet, segment: SantaSegment, spec: RenderSpec, cache: Path, work: Path,
+                           repeat: int, base: float) -> None:  # fmt: skip
+    """What an order's extras add to a strategy-3 template render (#14): each extra format, the
+    WebVTT file, the poster, and burning the subtitles into the frames."""
+    script = build_script(parse_order({'child_name': 'Lucia', 'age': 7, 'language': 'en', 'gender': 'girl',
+                                       'parent_email': 'bench@example.com', 'consent': True}))  # fmt: skip
+    main = work / 's3-template.mp4'
+    for video_format in ('1:1', '16:9'):
+        format_spec_ = format_spec(spec, video_format)
+        started = time.monotonic()
+        prepare_template(assets, format_spec_, cache, deadline=Deadline.after(TIMEOUT))
+        prepared = time.monotonic() - started
+        times = []
+        for _ in range(repeat + 1):  # the first one keeps its ending: the later ones are an order's cost
+            started = time.monotonic()
+            compose_video(assets, segment, work / f'{video_name(video_format)}', format_spec_, timeout=TIMEOUT,
+                          mode='template', template_cache_dir=cache)  # fmt: skip
+            times.append(time.monotonic() - started)
+        print(f'extra format {video_format} ({format_spec_.width}x{format_spec_.height}): '
+              f'+{min(times[1:]):.2f} s per order; its template {prepared:.1f} s once')  # fmt: skip
+    started = time.monotonic()
+    vtt = subtitles_for(script, segment.speech, 'en', work / 'subtitles.vtt', offset=assets.intro.duration)
+    print(f'subtitles (WebVTT from espeak-ng word events): +{time.monotonic() - started:.2f} s per order')
+    started = time.monotonic()
+    make_poster(main, assets.intro.duration + 1, work / 'poster.jpg')
+    print(f'poster (JPEG): +{time.monotonic() - started:.2f} s per order')
+    started = time.monotonic()
+    burn_subtitles(main, vtt, spec)
+    burned = time.monotonic() - started
+    print(
+        f'subtitles burned in (9:16, re-encodes the video): +{burned:.2f} s per order per format '
+        f'({(base + burned) / base:.1f}x a template render of {base:.2f} s)'
+    )
 
 
 def _film_camera_like(directory: Path, spec: RenderSpec) -> None:

@@ -25,6 +25,7 @@ from typing import Any
 import ffmpeg
 
 from compose.frame_plan import seconds_text
+from compose.framing import framed
 from compose.spec import RenderSpec
 from utils.probe import ColorTags
 from utils.proc import run
@@ -71,9 +72,11 @@ def loops_for(seconds: float, clip_seconds: float) -> int:
     return math.ceil(seconds / clip_seconds)
 
 
-def fitted(stream: Any, spec: RenderSpec, seconds: float, *, first: int = 0, end: int | None = None) -> Any:
-    """Frames [first, end) of single_pass._fit(stream, spec, seconds), timestamps from 0."""
-    return shaped(numbered(stream, spec, seconds), spec, first=first, end=end)
+def fitted(
+    stream: Any, spec: RenderSpec, seconds: float, *, first: int = 0, end: int | None = None, role: str = ''
+) -> Any:
+    """Frames [first, end) of single_pass._fit(stream, spec, seconds, role), timestamps from 0."""
+    return shaped(numbered(stream, spec, seconds), spec, first=first, end=end, role=role)
 
 
 def numbered(stream: Any, spec: RenderSpec, seconds: float) -> Any:
@@ -88,7 +91,7 @@ def numbered(stream: Any, spec: RenderSpec, seconds: float) -> Any:
     )
 
 
-def shaped(numbered_stream: Any, spec: RenderSpec, *, first: int = 0, end: int | None = None) -> Any:
+def shaped(numbered_stream: Any, spec: RenderSpec, *, first: int = 0, end: int | None = None, role: str = '') -> Any:
     """Frames [first, end) of a numbered stream, scaled and padded into the output frame."""
     cut: dict[str, int] = {}
     if first:
@@ -97,8 +100,7 @@ def shaped(numbered_stream: Any, spec: RenderSpec, *, first: int = 0, end: int |
         cut['end_frame'] = end
     stream = numbered_stream.filter('trim', **cut) if cut else numbered_stream
     return (
-        stream.filter('scale', spec.width, spec.height, flags='lanczos', force_original_aspect_ratio='decrease')
-        .filter('pad', spec.width, spec.height, '(ow-iw)/2', '(oh-ih)/2', color='black')
+        framed(stream, spec, role)
         .filter('setsar', 1)
         .filter('format', spec.pixel_format)
         .filter('setpts', 'PTS-STARTPTS')

@@ -12,6 +12,7 @@ from typing import Any
 
 import ffmpeg
 
+from compose.framing import framed
 from compose.spec import RenderSpec
 from compose.timeline import Timeline
 from utils.probe import MediaInfo
@@ -34,9 +35,9 @@ def build_command(
     intro_in = ffmpeg.input(str(intro.path))
     outro_in = ffmpeg.input(str(outro.path))
 
-    intro_v = _fit(intro_in.video, spec, timeline.intro)
-    santa_v = _fit(santa_in.video, spec, timeline.speech)
-    outro_v = _fit(outro_in.video, spec, timeline.outro)
+    intro_v = _fit(intro_in.video, spec, timeline.intro, 'intro')
+    santa_v = _fit(santa_in.video, spec, timeline.speech, 'santa_base')
+    outro_v = _fit(outro_in.video, spec, timeline.outro, 'outro')
     joined = ffmpeg.filter(
         [intro_v, santa_v], 'xfade', transition='fade', duration=timeline.intro_overlap, offset=timeline.santa_start
     )
@@ -98,11 +99,10 @@ def audio_mix(
     )
 
 
-def _fit(stream: Any, spec: RenderSpec, seconds: float) -> Any:
-    """Scale and pad into the output frame; hold the last frame if the clip is short, then cut to length."""
+def _fit(stream: Any, spec: RenderSpec, seconds: float, role: str = '') -> Any:
+    """Scale and pad (or crop) into the output frame; hold the last frame if the clip is short, then cut to length."""
     return (
-        stream.filter('scale', spec.width, spec.height, flags='lanczos', force_original_aspect_ratio='decrease')
-        .filter('pad', spec.width, spec.height, '(ow-iw)/2', '(oh-ih)/2', color='black')
+        framed(stream, spec, role)
         .filter('setsar', 1)
         .filter('fps', spec.fps)
         .filter('format', spec.pixel_format)

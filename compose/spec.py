@@ -23,6 +23,8 @@ class RenderSpec:
     true_peak_db: float = persona.OUTPUT.speech_true_peak_db
     intro_overlap: float = persona.INTRO_OVERLAP_SECONDS
     outro_overlap: float = persona.OUTRO_OVERLAP_SECONDS
+    #: Asset roles scaled to fill the frame and cropped, centred (compose.framing); the others are padded.
+    cropped_roles: tuple[str, ...] = ()
 
     def video_codec_args(self) -> dict[str, str | int]:
         return {

@@ -285,7 +285,7 @@ def _santa_frames(order: Order, template: Template, span: Span) -> Callable[[int
     # One decode of the Santa clip feeds every segment that shows it.
     santa = numbered(Footage(order.santa_video.path, loops).input().video, spec, timeline.speech).split()
     uses = itertools.count()
-    return lambda first, end: shaped(santa[next(uses)], spec, first=first - shift, end=end - shift)
+    return lambda first, end: shaped(santa[next(uses)], spec, first=first - shift, end=end - shift, role='santa_base')
 
 
 def _cut(stream: Any, spec: RenderSpec, frame_count: int) -> Any:

@@ -87,6 +87,7 @@ ENCODING_FIELDS = (
     'pixel_format',
     'intro_overlap',
     'outro_overlap',
+    'cropped_roles',  # (#14) how each role fills the frame
 )
 MANIFEST = 'manifest.json'
 LOCK_POLL_SECONDS = 0.2
@@ -281,13 +282,13 @@ def _build(staging: Path, assets: AssetSet, spec: RenderSpec, deadline: Deadline
     intro_body = None
     if santa_start:
         intro_body = 'intro_body.mp4'
-        piece = fitted(ffmpeg.input(str(intro.path)).video, spec, intro.duration, end=santa_start)
+        piece = fitted(ffmpeg.input(str(intro.path)).video, spec, intro.duration, end=santa_start, role='intro')
         encode(unblended(piece, spec, frame_count=santa_start), staging / intro_body, spec,
                frame_count=santa_start, deadline=deadline)  # fmt: skip
         expected[intro_body] = santa_start
 
     intro_blend = 'intro_blend.mp4'
-    tail = fitted(ffmpeg.input(str(intro.path)).video, spec, intro.duration, first=santa_start)
+    tail = fitted(ffmpeg.input(str(intro.path)).video, spec, intro.duration, first=santa_start, role='intro')
     stream = crossfade(tail, _base(assets, spec, 0, blend + 1), offset_frames=0, fade_seconds=spec.intro_overlap,
                        fps=fps)  # fmt: skip
     encode(stream, staging / intro_blend, spec, frame_count=blend, deadline=deadline)
@@ -309,7 +310,7 @@ def _build(staging: Path, assets: AssetSet, spec: RenderSpec, deadline: Deadline
     outro_head = 'outro_head.mov'
     # Two frames past what a crossfade takes: xfade ends on its second input's own end.
     outro_head_frames = min(outro_body_start + 2, outro_frames)
-    head = fitted(ffmpeg.input(str(outro.path)).video, spec, outro.duration, end=outro_head_frames)
+    head = fitted(ffmpeg.input(str(outro.path)).video, spec, outro.duration, end=outro_head_frames, role='outro')
     store_frames(head, staging / outro_head, spec, frame_count=outro_head_frames, deadline=deadline)
     stored[outro_head] = outro_head_frames
     santa_frames, santa_frames_count = None, 0
@@ -325,7 +326,8 @@ def _build(staging: Path, assets: AssetSet, spec: RenderSpec, deadline: Deadline
     body = outro_frames - outro_body_start
     if body > 0:
         outro_body = 'outro_body.mp4'
-        piece = fitted(ffmpeg.input(str(outro.path)).video, spec, outro.duration, first=outro_body_start)
+        piece = fitted(ffmpeg.input(str(outro.path)).video, spec, outro.duration, first=outro_body_start,
+                       role='outro')  # fmt: skip
         encode(unblended(piece, spec, frame_count=body), staging / outro_body, spec, frame_count=body,
                deadline=deadline)  # fmt: skip
         expected[outro_body] = body
@@ -359,7 +361,7 @@ def _base(assets: AssetSet, spec: RenderSpec, first: int, end: int) -> Any:
     """Santa frames [first, end) of the looped base footage, as the single-pass graph loops it."""
     seconds = end / spec.fps
     footage = Footage(assets.santa_base.path, loops_for(seconds, assets.santa_base.duration))
-    return fitted(footage.input().video, spec, seconds, first=first, end=end)
+    return fitted(footage.input().video, spec, seconds, first=first, end=end, role='santa_base')
 
 
 def _gop(spec: RenderSpec) -> int:

@@ -25,6 +25,12 @@ ORDER_ID_PATTERN = r'^[A-Za-z0-9_-]{1,64}$'
 _NOT_ADDR_SPEC = re.compile(r'[\s<>,;:"()\[\]\\]')
 
 
+Gender = Literal['girl', 'boy', 'neutral']
+VideoFormat = Literal['9:16', '1:1', '16:9']
+VIDEO_FORMATS: tuple[VideoFormat, ...] = ('9:16', '1:1', '16:9')
+DEFAULT_FORMAT: VideoFormat = '9:16'
+
+
 def new_order_id() -> str:
     return uuid.uuid4().hex
 
@@ -41,11 +47,42 @@ class Order(BaseModel):
     parent_email: str
     language: Literal['es', 'en'] = 'es'
     consent: bool
+    # --- Personalization (#14): how the name sounds, grammatical gender, output formats ---
+    #: How the name sounds, in plain letters ("Sofía" for "Sofia"); speech only, never written.
+    name_pronunciation: str | None = Field(default=None, max_length=NAME_MAX)
+    gender: Gender = 'neutral'
+    formats: tuple[VideoFormat, ...] = (DEFAULT_FORMAT,)
 
     @field_validator('child_name', mode='before')
     @classmethod
     def _valid_name(cls, value: Any) -> Any:
         return speakable(value, 'name') if isinstance(value, str) else value
+
+    @field_validator('name_pronunciation', mode='before')
+    @classmethod
+    def _valid_pronunciation(cls, value: Any) -> Any:
+        # The respelling is said aloud like the name: the same rule, by the same function.
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        return cls._valid_name(value)
+
+    @field_validator('formats', mode='before')
+    @classmethod
+    def _formats_list(cls, value: Any) -> Any:
+        # A form sends "9:16,1:1"; JSON a list. Each format once, in the order asked.
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(',') if part.strip()]
+        if isinstance(value, list | tuple):
+            if not value:
+                raise ValueError('needs at least one format')
+            if all(isinstance(item, str) for item in value):
+                return tuple(dict.fromkeys(value))
+        return value
+
+    @property
+    def spoken_name(self) -> str:
+        """The name as Santa says it: the respelling when there is one."""
+        return self.name_pronunciation or self.child_name
 
     @field_validator('message', mode='before')
     @classmethod

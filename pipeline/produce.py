@@ -26,6 +26,7 @@ from locking import VideoLock
 from metrics import Metrics
 from orders import render_script
 from pipeline.checkpoints import Checkpoints
+from pipeline.extras import ExtrasOptions, format_spec, produce_extras, store_extras
 from providers import pricing
 from providers.base import ProviderSet, Speech
 from providers.errors import ProviderError
@@ -59,6 +60,8 @@ class Production:
     #: How long a duplicate delivery waits for the live holder before giving up.
     lock_wait_seconds: float = 1800
     lock_heartbeat_seconds: float = 15
+    #: Other formats, subtitles and poster (#14).
+    extras: ExtrasOptions = ExtrasOptions()
 
 
 class _Stages:
@@ -225,12 +228,16 @@ def _produce(records: JobRecords, record: JobRecord, conn: Redis, production: Pr
             assets,
             segment,
             workdir / f'final-{attempt}.mp4',
-            production.spec,
+            format_spec(production.spec, record.order.formats[0]),
             timeout=production.compose_timeout,
             mode=production.render.mode,
             template_cache_dir=production.render.template_cache_dir,
         )
+        video, extras = produce_extras(record.order, assets, segment, video, spec=production.spec,
+                                       render=production.render, compose_timeout=production.compose_timeout,
+                                       options=production.extras, workdir=workdir)  # fmt: skip
         stages.enter('store')
+        store_extras(production.storage, conn, video_id, extras)  # before the video: a stored video is a done order
         location = production.storage.save(video_id, video)
         stages.finish()
     except Exception as exc:

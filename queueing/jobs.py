@@ -10,6 +10,7 @@ from rq import get_current_job
 from audiocache import AudioCache
 from compose import RenderOptions, RenderSpec
 from pipeline import Production, produce_video
+from pipeline.extras import ExtrasOptions
 from queueing.cancel import is_canceled
 from retries import ProviderRetryPolicy
 from settings import Settings
@@ -71,6 +72,7 @@ def production_from_settings(settings: Settings) -> Production:
         lock_heartbeat_seconds=settings.lock_heartbeat_seconds,
         breaker_threshold=settings.breaker_failure_threshold,
         breaker_cooldown_seconds=settings.breaker_cooldown_seconds,
+        extras=ExtrasOptions(burn_subtitles=settings.burn_subtitles),
     )
 
 

@@ -62,6 +62,8 @@ class JobRecord(BaseModel):
     review_decision: str = ''
     #: The reviewer's words to the parent when rejected.
     review_reason: str = ''
+    #: A finished video's extras (#14): extra name ('poster.jpg', '1x1.mp4', ...) -> where stored.
+    extras: dict[str, str] = Field(default_factory=dict)
 
 
 def record_key(video_id: str) -> str:
@@ -138,6 +140,7 @@ class JobRecords:
             review_flags=json.loads(fields.get('review_flags', '[]')),
             review_decision=fields.get('review_decision', ''),
             review_reason=fields.get('review_reason', ''),
+            extras=json.loads(fields.get('extras', '{}')),
         )
 
     def timeline(self, video_id: str) -> list[dict[str, Any]]:

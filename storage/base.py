@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 _VIDEO_ID = re.compile(r'^[A-Za-z0-9_-]{1,64}$')
+_EXTRA_NAME = re.compile(r'^[a-z0-9x_-]{1,32}\.(mp4|jpg|vtt)$')
 
 
 class StorageError(Exception):
@@ -34,6 +35,18 @@ class Storage:
     def publish(self, source: Path, *, name: str, expires_seconds: int = 3600) -> str:
         """Make `source` fetchable by a remote provider under `name`; return its URL (valid `expires_seconds`)."""
         raise StorageError(f'{self.name} storage cannot publish media by URL')
+
+    # --- A video's extras (#14): its other formats, poster and subtitles, stored beside it ---
+
+    def save_extra(self, video_id: str, name: str, source: Path) -> str:
+        """Store `source` as the extra `name` (e.g. 'poster.jpg') of `video_id`; return its location."""
+        raise StorageError(f'{self.name} storage cannot keep extras')
+
+    @staticmethod
+    def extra_object_name(video_id: str, name: str) -> str:
+        if not _EXTRA_NAME.match(name):
+            raise StorageError(f'invalid extra name {name!r}')
+        return f'{Storage.object_name(video_id).removesuffix(".mp4")}.{name}'
 
     @staticmethod
     def object_name(video_id: str) -> str:

@@ -34,6 +34,14 @@ class LocalStorage(Storage):
         self._write(source, self.path(video_id))
         return self.location(video_id)
 
+    def extra_path(self, video_id: str, name: str) -> Path:
+        return self.root / self.extra_object_name(video_id, name)
+
+    def save_extra(self, video_id: str, name: str, source: Path) -> str:
+        path = self.extra_path(video_id, name)
+        self._write(source, path)
+        return str(path.resolve())
+
     def publish(self, source: Path, *, name: str, expires_seconds: int = 3600) -> str:
         """Copy into `<root>/media/` and return its URL under PUBLIC_MEDIA_BASE_URL. Local files never expire."""
         if not self.public_base_url:

@@ -25,6 +25,7 @@ MAX_EXPIRES_SECONDS = 7 * 24 * 3600
 _NOT_FOUND = {'404', 'NoSuchKey', 'NotFound'}
 _CONTENT_TYPES = {'.mp4': 'video/mp4', '.wav': 'audio/wav', '.mp3': 'audio/mpeg', '.jpg': 'image/jpeg',
                   '.jpeg': 'image/jpeg', '.png': 'image/png'}  # fmt: skip
+_CONTENT_TYPES['.vtt'] = 'text/vtt'  # subtitles (#14)
 
 
 class S3Storage(Storage):
@@ -60,6 +61,14 @@ class S3Storage(Storage):
         # CompleteMultipartUpload of a large file) succeeds, so readers see all of it or nothing.
         self._upload(source, self.key(video_id))
         return self.location(video_id)
+
+    def save_extra(self, video_id: str, name: str, source: Path) -> str:
+        key = f'{self.prefix}{self.extra_object_name(video_id, name)}'
+        self._upload(source, key)
+        return f's3://{self.bucket}/{key}'
+
+    def presigned_extra_url(self, video_id: str, name: str, expires_seconds: int = 3600) -> str:
+        return self._presign(f'{self.prefix}{self.extra_object_name(video_id, name)}', expires_seconds)
 
     def publish(self, source: Path, *, name: str, expires_seconds: int = 3600) -> str:
         """Upload under `<prefix>media/<name>`; return a presigned GET URL valid `expires_seconds`."""

@@ -114,6 +114,7 @@ def test_a_json_order_is_accepted_and_queued_once(client: TestClient, redis_conn
     assert status.json() | {'created_at': 0, 'updated_at': 0} == {
         'id': body['id'], 'state': 'queued', 'stage': '', 'progress': 0, 'strategy': '', 'retrying': False,
         'created_at': 0, 'updated_at': 0, 'error': None, 'download_url': None, 'download_expires_at': None,
+        'downloads': None, 'subtitles_url': None, 'poster_url': None,
     }  # fmt: skip
 
 

@@ -97,9 +97,12 @@ def test_a_parent_orders_a_video_and_watches_it(server: str, page: Page, tmp_pat
     assert page.title() == 'Un vídeo de Papá Noel, solo para tu peque'
     page.screenshot(path=str(tmp_path / 'landing.png'), full_page=True)
 
-    # The keyboard only, from the first field: name, age, message, email, language, consent, submit.
+    # The keyboard only, from the first field: name, how it sounds, listen, age, message, email,
+    # language, gender, formats, consent, submit.
     page.get_by_label('Nombre del niño o la niña').focus()
     page.keyboard.type('Lucía')
+    page.keyboard.press('Tab')
+    page.keyboard.press('Tab')
     page.keyboard.press('Tab')
     page.keyboard.type('6')
     page.keyboard.press('Tab')
@@ -107,6 +110,9 @@ def test_a_parent_orders_a_video_and_watches_it(server: str, page: Page, tmp_pat
     page.keyboard.press('Tab')
     page.keyboard.type('mama@example.com')
     page.keyboard.press('Tab')  # the video's language: Spanish, as the page
+    page.keyboard.press('Tab')  # the wording: neutral
+    for _ in range(3):  # the formats: vertical only
+        page.keyboard.press('Tab')
     page.keyboard.press('Tab')
     page.keyboard.press('Space')
     assert page.get_by_label('Soy su madre', exact=False).is_checked()
@@ -128,6 +134,14 @@ def test_a_parent_orders_a_video_and_watches_it(server: str, page: Page, tmp_pat
     expect(page.locator('#progress-title')).to_have_text('¡Tu vídeo de Papá Noel está listo!')
     page.wait_for_timeout(700)  # let the progress bar's transition finish for the screenshot
     page.screenshot(path=str(tmp_path / 'finished.png'), full_page=True)
+
+    # The player shows the poster and offers the subtitles as a track (#14).
+    poster = page.locator('#player').get_attribute('poster')
+    assert poster and page.request.get(server + poster).headers['content-type'] == 'image/jpeg'
+    expect(page.locator('#player track')).to_have_count(1)
+    track = page.locator('#player track').get_attribute('src')
+    assert track and page.request.get(server + track).text().startswith('WEBVTT')
+    expect(page.locator('#subtitles-download')).to_be_visible()
 
     href = page.locator('#download').get_attribute('href')
     assert href and 'token=' in href and href.endswith('&download=true')
@@ -174,6 +188,27 @@ def test_the_form_explains_mistakes_in_both_languages(server: str, page: Page, r
     assert not redis_conn.keys('papanoel:video:*')
     # The browser reports the refused request itself as a failed resource load; nothing else may appear.
     assert [e for e in errors if 'status of 422' not in e] == []
+
+
+def test_the_listen_button_plays_santas_greeting(server: str, page: Page) -> None:
+    errors = console_errors(page)
+    page.goto(server + '/')
+    page.get_by_label('Nombre del niño o la niña').fill('Xavi')
+    page.get_by_label('Cómo suena (opcional)').fill('Chabi')
+    with page.expect_response('**/api/preview') as answer:
+        page.get_by_role('button', name='Escuchar').click()
+    assert answer.value.status == 200
+    assert answer.value.headers['content-type'] in ('audio/wav', 'audio/mpeg')
+    assert answer.value.request.post_data_json == {
+        'child_name': 'Xavi', 'name_pronunciation': 'Chabi', 'language': 'es', 'gender': 'neutral'}  # fmt: skip
+    # It plays: the element has the clip, knows its length, and its clock runs (or it already ended).
+    page.wait_for_function(
+        "() => { const a = document.getElementById('preview-player');"
+        ' return a.readyState >= 1 && a.duration > 0.3 && (a.currentTime > 0 || a.ended) }',
+        timeout=30_000,
+    )
+    assert page.eval_on_selector('#preview-player', 'a => a.error') is None
+    assert errors == []
 
 
 def test_chromium_is_the_system_one() -> None:

@@ -27,8 +27,10 @@ from web.bodies import BodyError, decode_form, decode_json, printable_field
 from web.clients import from_our_origin, rate_key
 from web.context import WebContext, get_context
 from web.errors import ApiError, request_language
+from web.extras import add_extras
 from web.idempotency import MAX_KEY_LENGTH, Outcome, fingerprint, order_id_for
 from web.moderation import moderate
+from web.respelling import moderate_respelling
 from web.schemas import (
     ERROR_RESPONSE,
     VIDEO_ID_PATTERN,
@@ -202,7 +204,7 @@ def _valid_order(fields: dict[str, Any], order_id: str | None, language: i18n.La
     except OrderError as exc:
         errors.extend(exc.errors)
     if order is not None and not errors:
-        errors = moderate(order)
+        errors = moderate(order) + moderate_respelling(order)
         if errors:
             metrics.incr('web:orders:moderated')
     if errors or order is None:
@@ -255,6 +257,7 @@ def status_of(record: JobRecord, ctx: WebContext, now: float | None = None) -> V
             {'expires': expires, 'token': token}
         )
         status.download_expires_at = expires
+        add_extras(status, record, token, expires)
     return status
 
 

@@ -19,7 +19,7 @@ from queueing.connection import connect, is_embedded
 from settings import Settings
 from storage import Storage, build_storage
 from utils.logs import configure_logging
-from web import admin, api, errors, health, metrics, pages, review_admin, security
+from web import admin, api, errors, extras, health, metrics, pages, preview, review_admin, security
 from web.clients import ClientAddressMiddleware
 from web.context import WebContext
 
@@ -68,6 +68,8 @@ def create_app(
     app.include_router(review_admin.router)
     app.include_router(review_admin.page_router)
     app.include_router(pages.router)
+    app.include_router(preview.router)
+    app.include_router(extras.router)
     app.mount('/static', StaticFiles(directory=pages.STATIC), name='static')
     app.add_middleware(ClientAddressMiddleware, trusted=settings.forwarded_allow_ips)
     security.install(

@@ -208,6 +208,29 @@ def rejected_message(reason: str) -> Text:
     return text(es + ' Puedes hacer un pedido nuevo.', en + ' You can place a new order.')
 
 
+# --- Personalization (#14) ---
+# The respelling is refused like the name, in the same words.
+_FIELD_MESSAGES.update(
+    {
+        ('name_pronunciation', kind): pair
+        for (field, kind), pair in list(_FIELD_MESSAGES.items())
+        if field == 'child_name'
+    }
+)
+_FIELD_MESSAGES[('gender', 'literal_error')] = (
+    'Elige «niña», «niño» o «neutro».',
+    'Choose "girl", "boy" or "neutral".',
+)
+MESSAGES['preview_rate_limited'] = (
+    'Has escuchado muchas veces seguidas. Inténtalo de nuevo en unos minutos.',
+    'You have listened many times in a row. Please try again in a few minutes.',
+)
+MESSAGES['preview_unavailable'] = (
+    'Ahora no podemos reproducir el saludo. Inténtalo de nuevo en un momento.',
+    "We can't play the greeting right now. Please try again in a moment.",
+)
+
+
 def text(es: str, en: str) -> Text:
     return {'es': es, 'en': en}
 

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from orders.model import MESSAGE_MAX, NAME_MAX
+from orders.model import DEFAULT_FORMAT, MESSAGE_MAX, NAME_MAX, Gender, VideoFormat
 
 VIDEO_ID_PATTERN = r'^[A-Za-z0-9_-]{1,64}$'
 
@@ -23,6 +23,24 @@ class OrderRequest(BaseModel):
     parent_email: str = Field(max_length=254, examples=['mama@example.com'])
     language: Literal['es', 'en'] = 'es'
     consent: bool = Field(description='The parent agrees to the video being made; must be true.')
+    # --- Personalization (#14) ---
+    name_pronunciation: str | None = Field(
+        default=None, max_length=NAME_MAX, examples=['Chabi'],
+        description='How the name sounds, in plain letters: Santa says this; everything written shows child_name.',
+    )  # fmt: skip
+    gender: Gender = Field(default='neutral', description='Grammatical gender of the wording.')
+    formats: list[VideoFormat] = Field(default=[DEFAULT_FORMAT], min_length=1, description='One video per format.')
+
+
+class PreviewRequest(BaseModel):
+    """The name preview: Santa's greeting, to hear the name before ordering."""
+
+    model_config = ConfigDict(extra='forbid')
+
+    child_name: str = Field(min_length=1, max_length=NAME_MAX, examples=['Sofía'])
+    name_pronunciation: str | None = Field(default=None, max_length=NAME_MAX)
+    language: Literal['es', 'en'] = 'es'
+    gender: Gender = 'neutral'
 
 
 class Localized(BaseModel):
@@ -69,6 +87,10 @@ class VideoStatus(BaseModel):
     error: SafeError | None = None
     download_url: str | None = Field(default=None, description='When completed: a signed link that expires.')
     download_expires_at: int | None = None
+    # --- Personalization (#14): one download per format, the subtitles and the poster ---
+    downloads: dict[str, str] | None = Field(default=None, description='When completed: a signed link per format.')
+    subtitles_url: str | None = Field(default=None, description='When completed: the WebVTT subtitles.')
+    poster_url: str | None = Field(default=None, description='When completed: a JPEG still of Papá Noel.')
 
 
 class HealthCheck(BaseModel):

@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 
 def content_security_policy(media_origins: str = '') -> str:
     # No 'unsafe-inline' anywhere: every script and style is a file under /static.
-    media = f"'self' {media_origins}".strip()
+    # blob: plays the name preview (POST /api/preview), fetched by the page's own script.
+    media = f"'self' blob: {media_origins}".strip()
     return '; '.join(
         [
             "default-src 'none'",

@@ -25,6 +25,23 @@
       email_label: 'Tu correo electrónico',
       email_hint: 'Solo para avisarte si algo sale mal.',
       language_label: 'Idioma del vídeo',
+      pronunciation_label: 'Cómo suena (opcional)',
+      pronunciation_hint: 'Si Papá Noel lo dice mal, escríbelo como suena (p. ej. «Chabi» para Xavi). Se escribirá tal como lo pusiste arriba.',
+      listen: 'Escuchar',
+      listening: 'Papá Noel está diciendo el nombre…',
+      listen_failed: 'Ahora no podemos reproducir el saludo.',
+      gender_label: 'Papá Noel le habla como a',
+      gender_neutral: 'Sin género (neutro)',
+      gender_girl: 'Una niña',
+      gender_boy: 'Un niño',
+      formats_label: 'Formatos del vídeo',
+      format_vertical: 'Vertical 9:16 (móvil)',
+      format_square: 'Cuadrado 1:1',
+      format_landscape: 'Horizontal 16:9 (tele)',
+      formats_required: 'Elige al menos un formato.',
+      download_format: 'Descargar {f}',
+      subtitles_download: 'Descargar los subtítulos',
+      subtitles_label: 'Español',
       consent_label: 'Soy su madre, padre o tutor y acepto que se cree este vídeo con su nombre.',
       submit: 'Pedir mi vídeo',
       sending: 'Enviando…',
@@ -84,6 +101,23 @@
       email_label: 'Your email',
       email_hint: 'Only to let you know if something goes wrong.',
       language_label: 'Language of the video',
+      pronunciation_label: 'How it sounds (optional)',
+      pronunciation_hint: 'If Santa says it wrong, spell it as it sounds (e.g. "Shavee" for Xavi). It is written as you typed it above.',
+      listen: 'Listen',
+      listening: 'Santa is saying the name…',
+      listen_failed: "We can't play the greeting right now.",
+      gender_label: 'Santa speaks to them as',
+      gender_neutral: 'No gender (neutral)',
+      gender_girl: 'A girl',
+      gender_boy: 'A boy',
+      formats_label: 'Video formats',
+      format_vertical: 'Vertical 9:16 (phone)',
+      format_square: 'Square 1:1',
+      format_landscape: 'Landscape 16:9 (TV)',
+      formats_required: 'Choose at least one format.',
+      download_format: 'Download {f}',
+      subtitles_download: 'Download the subtitles',
+      subtitles_label: 'English',
       consent_label: "I am the child's parent or guardian and I agree to this video being made with their name.",
       submit: 'Order my video',
       sending: 'Sending…',
@@ -129,7 +163,8 @@
     },
   };
 
-  const FIELDS = ['child_name', 'age', 'message', 'parent_email', 'language', 'consent'];
+  const FIELDS = ['child_name', 'name_pronunciation', 'age', 'message', 'parent_email', 'language', 'gender',
+    'consent'];
   const MARKUP = /<|>|&#?\w+;|\{\{|\}\}/;
   const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]/;
   const NAME_START = /^\p{L}/u;
@@ -143,6 +178,7 @@
   let lastAnnounced = '';
   let pollTimer = 0;
   let currentVideo = '';
+  let lastOrderLanguage = '';
 
   const $ = (id) => document.getElementById(id);
   const t = (key) => (MESSAGES[lang] && MESSAGES[lang][key]) || MESSAGES.es[key] || key;
@@ -183,6 +219,15 @@
     else if (!NAME_START.test(name)) errors.child_name = 'name_start';
     else if (!NAME_CHARS.test(name)) errors.child_name = 'name_chars';
 
+    const spoken = clean(data.name_pronunciation);
+    if (spoken) {
+      if (CONTROL.test(data.name_pronunciation)) errors.name_pronunciation = 'control';
+      else if (MARKUP.test(spoken)) errors.name_pronunciation = 'markup';
+      else if ([...spoken].length > NAME_MAX) errors.name_pronunciation = 'name_long';
+      else if (!NAME_START.test(spoken)) errors.name_pronunciation = 'name_start';
+      else if (!NAME_CHARS.test(spoken)) errors.name_pronunciation = 'name_chars';
+    }
+
     const age = data.age.trim();
     if (!age) errors.age = 'age_required';
     else if (!/^\d+$/.test(age)) errors.age = 'age_whole';
@@ -197,6 +242,7 @@
     else if (email.length > 254 || !EMAIL.test(email)) errors.parent_email = 'email_invalid';
 
     if (!data.consent) errors.consent = 'consent_required';
+    if (data.formats && !data.formats.length) errors.formats = 'formats_required';
     return errors;
   }
 
@@ -208,6 +254,9 @@
       message: form.message.value,
       parent_email: form.parent_email.value,
       language: form.language.value,
+      name_pronunciation: form.name_pronunciation.value,
+      gender: form.gender.value,
+      formats: Array.from(form.querySelectorAll('input[name="formats"]:checked'), (box) => box.value),
       consent: form.consent.checked,
     };
   }
@@ -264,8 +313,8 @@
     showFormError('');
     const data = formData();
     const errors = fieldErrors(data);
-    FIELDS.forEach((field) => showFieldError(field, errors[field] ? localPair(errors[field]) : null));
-    const invalid = FIELDS.filter((field) => errors[field]);
+    [...FIELDS, 'formats'].forEach((field) => showFieldError(field, errors[field] ? localPair(errors[field]) : null));
+    const invalid = [...FIELDS, 'formats'].filter((field) => errors[field]);
     if (invalid.length) {
       showFormError(t('fix_fields'));
       $(invalid[0]).focus();
@@ -277,6 +326,9 @@
       message: clean(data.message),
       parent_email: data.parent_email.trim(),
       language: data.language,
+      name_pronunciation: clean(data.name_pronunciation) || null,
+      gender: data.gender,
+      formats: data.formats,
       consent: true,
     });
     if (!pending || pending.payload !== payload) pending = { payload: payload, key: idempotencyKey() };
@@ -294,6 +346,7 @@
       const body = await response.json().catch(() => ({}));
       if (response.status === 202) {
         pending = null;
+        lastOrderLanguage = data.language;
         startProgress(body.id);
         return;
       }
@@ -329,6 +382,60 @@
       $(first).focus();
     } else if (!errors.length) {
       showFormError(t('server'));
+    }
+  }
+
+  // --- the name preview: Santa's greeting, before ordering ---
+
+  let previewUrl = '';
+
+  async function listen() {
+    const data = formData();
+    const errors = fieldErrors(data);
+    const bad = ['child_name', 'name_pronunciation'].filter((field) => errors[field]);
+    ['child_name', 'name_pronunciation'].forEach((field) =>
+      showFieldError(field, errors[field] ? localPair(errors[field]) : null));
+    if (bad.length) {
+      $(bad[0]).focus();
+      return;
+    }
+    const button = $('listen');
+    const status = $('listen-status');
+    button.disabled = true;
+    status.textContent = t('listening');
+    try {
+      const response = await fetch('/api/preview', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'Accept-Language': lang },
+        body: JSON.stringify({
+          child_name: clean(data.child_name),
+          name_pronunciation: clean(data.name_pronunciation) || null,
+          language: data.language,
+          gender: data.gender,
+        }),
+      });
+      if (!response.ok) {
+        const body = await response.json().catch(() => ({}));
+        status.textContent = '';
+        if (response.status === 429 || response.status >= 500) {
+          const first = body.errors && body.errors[0] && body.errors[0].message;
+          status.textContent = first ? first[lang] || first.es : t('listen_failed');
+        } else {
+          handleRefusal(response, body);
+        }
+        return;
+      }
+      const audio = await response.blob();
+      if (previewUrl) URL.revokeObjectURL(previewUrl);
+      previewUrl = URL.createObjectURL(audio);
+      const player = $('preview-player');
+      player.src = previewUrl;
+      await player.play();
+      status.textContent = '';
+    } catch (e) {
+      status.textContent = t('listen_failed');
+    } finally {
+      button.disabled = false;
     }
   }
 
@@ -411,6 +518,7 @@
         }
       }
       $('download').href = status.download_url + '&download=true';
+      showExtras(status);
       $('result').hidden = false;
       $('new-order').hidden = false;
     } else if (status.state === 'failed' || status.state === 'lost') {
@@ -421,6 +529,39 @@
     }
   }
 
+  function showExtras(status) {
+    const player = $('player');
+    if (status.poster_url && player.getAttribute('poster') !== status.poster_url) {
+      player.setAttribute('poster', status.poster_url);
+    }
+    if (status.subtitles_url && !player.querySelector('track')) {
+      const track = document.createElement('track');
+      track.kind = 'subtitles';
+      track.srclang = (lastOrderLanguage || lang);
+      track.label = MESSAGES[track.srclang] ? MESSAGES[track.srclang].subtitles_label : track.srclang;
+      track.src = status.subtitles_url;
+      track.default = true;
+      player.appendChild(track);
+    }
+    const subtitles = $('subtitles-download');
+    subtitles.hidden = !status.subtitles_url;
+    if (status.subtitles_url) subtitles.href = status.subtitles_url + '&download=true';
+    const list = $('downloads');
+    list.textContent = '';
+    Object.entries(status.downloads || {}).forEach(([format, url]) => {
+      if (format === '9:16' && Object.keys(status.downloads).length === 1) return; // the main button
+      const item = document.createElement('li');
+      const link = document.createElement('a');
+      link.className = 'button secondary';
+      link.href = url + '&download=true';
+      link.setAttribute('download', '');
+      link.dataset.format = format;
+      link.textContent = t('download_format').replace('{f}', format);
+      item.appendChild(link);
+      list.appendChild(item);
+    });
+  }
+
   function newOrder() {
     window.clearTimeout(pollTimer);
     currentVideo = '';
@@ -429,6 +570,8 @@
     const player = $('player');
     player.pause();
     player.removeAttribute('src');
+    player.removeAttribute('poster');
+    player.querySelectorAll('track').forEach((track) => track.remove());
     player.load();
     $('order-form').reset();
     $('message-count').textContent = '0/' + MESSAGE_MAX;
@@ -458,6 +601,7 @@
       $('message-count').textContent = [...$('message').value].length + '/' + MESSAGE_MAX;
     });
     $('new-order').addEventListener('click', newOrder);
+    $('listen').addEventListener('click', listen);
 
     let resume = null;
     try { resume = sessionStorage.getItem(STORAGE_ORDER); } catch (e) { resume = null; }

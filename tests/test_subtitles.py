@@ -1,0 +1,98 @@
+"""Subtitles: timed by the speech itself (espeak-ng's word events, ElevenLabs' character
+alignment), written as typed, lines of at most 42 characters, at most 2 lines a cue."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import webvtt
+
+from orders import build_script, parse_order
+from providers.base import CharacterTiming, Speech
+from providers.espeak_tts import EspeakTTS
+from subtitles.cues import silences, spoken_words, subtitles_for
+
+BASE: dict[str, Any] = {'parent_email': 'mama@example.com', 'consent': True}
+LONG_MESSAGE = ('Estamos muy orgullosos de lo mucho que has aprendido este año en el colegio, '
+                'de cómo cuidas a tu hermana pequeña y de lo bien que compartes tus juguetes')  # fmt: skip
+TOLERANCE = 0.1
+
+
+def order(**changes: Any) -> Any:
+    return parse_order({**BASE, 'child_name': 'Xavi', 'name_pronunciation': 'Chabi', 'age': 7, 'gender': 'boy',
+                        'message': LONG_MESSAGE, **changes})  # fmt: skip
+
+
+@pytest.mark.parametrize('language', ['es', 'en'])
+def test_espeak_word_timings_follow_the_audio(language: str, tmp_path: Path) -> None:
+    script = build_script(order(language=language))
+    speech = EspeakTTS().synthesize(script.spoken, language, tmp_path)
+    words = spoken_words(speech, script.spoken, language)
+    starts = [w[2] for w in words]
+    # Nearly every word of the text has its own event (espeak-ng reports a dictionary phrase
+    # such as "Santa Claus" as one word and places the second one badly).
+    tokens = list(re.finditer(r'\w+', script.spoken))
+    heard = [t for t in tokens if any(w[0] < t.end() and w[1] > t.start() for w in words)]
+    assert len(heard) >= 0.9 * len(tokens)
+    assert starts == sorted(starts)
+    pauses = silences(speech.path)
+    # Independent evidence, the audio's energy: after every real pause, the next word starts
+    # as the voice comes back; no word starts in the middle of a pause.
+    onsets = [end for start, end in pauses if end - start >= 0.2 and end < speech.duration - 0.05]
+    assert len(onsets) >= 5
+    for onset in onsets:
+        nearest = min(starts, key=lambda s: abs(s - onset))
+        assert abs(nearest - onset) <= TOLERANCE, f'voice back at {onset:.3f} s, nearest word at {nearest:.3f} s'
+    for start in starts:
+        for pause_start, pause_end in pauses:
+            assert not pause_start + TOLERANCE < start < pause_end - TOLERANCE, f'word at {start:.3f} s in a pause'
+
+
+def test_the_file_is_written_as_typed_in_short_lines_timed_by_the_words(tmp_path: Path) -> None:
+    script = build_script(order())
+    speech = EspeakTTS().synthesize(script.spoken, 'es', tmp_path)
+    out = subtitles_for(script, speech, 'es', tmp_path / 'x.vtt', offset=2.5)
+    assert out.read_text().startswith('WEBVTT')
+    captions = webvtt.read(str(out)).captions
+    text = ' '.join(' '.join(c.lines) for c in captions)
+    assert text == ' '.join(script.written.split())  # every written word, once, in order
+    assert 'Xavi' in text and 'Chabi' not in text
+    assert all(len(line) <= 42 for c in captions for line in c.lines)
+    assert all(1 <= len(c.lines) <= 2 for c in captions)
+    assert any(len(c.lines) == 2 for c in captions)
+    words = spoken_words(speech, script.spoken, 'es')
+    first_starts = sorted({round(w[2] + 2.5, 3) for w in words})
+    previous_end = 0.0
+    for caption in captions:
+        assert webvtt_seconds(caption.start) >= previous_end - 0.001
+        start = webvtt_seconds(caption.start)
+        nearest = min(first_starts, key=lambda s: abs(s - start))
+        assert abs(nearest - start) <= TOLERANCE
+        previous_end = webvtt_seconds(caption.end)
+        assert previous_end > start
+    assert webvtt_seconds(captions[0].start) == pytest.approx(2.5, abs=TOLERANCE)
+    assert webvtt_seconds(captions[-1].end) <= speech.duration + 2.5 + TOLERANCE
+
+
+def webvtt_seconds(stamp: str) -> float:
+    hours, minutes, seconds = stamp.split(':')
+    return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+
+
+def test_elevenlabs_character_alignment_times_the_written_name(tmp_path: Path) -> None:
+    script = build_script(order(language='en', message='', age=3))
+    spoken = script.spoken
+    # 0.05 s a character, as ElevenLabs would answer for the text it was sent.
+    alignment = tuple(CharacterTiming(c, i * 0.05, (i + 1) * 0.05) for i, c in enumerate(spoken))
+    silent = tmp_path / 'silence.wav'
+    EspeakTTS().synthesize(' ', 'en', tmp_path).path.rename(silent)
+    speech = Speech(path=silent, duration=len(spoken) * 0.05, provider='elevenlabs', alignment=alignment)
+    out = subtitles_for(script, speech, 'en', tmp_path / 'x.vtt', offset=0)
+    captions = webvtt.read(str(out)).captions
+    hello = next(c for c in captions if 'Hello, Xavi!' in c.text)
+    at = spoken.index('Hello, Chabi!')
+    assert webvtt_seconds(hello.start) == pytest.approx(at * 0.05, abs=0.002)
+    assert webvtt_seconds(hello.end) == pytest.approx((at + len('Hello, Chabi!')) * 0.05, abs=0.002)
