@@ -62,3 +62,11 @@ METRICS_REDIS_UNAVAILABLE = 'metrics.redis_unavailable'
 WEB_PORT_UNAVAILABLE = 'web.port_unavailable'
 WEB_WORKER_FAILED = 'web.worker_failed'
 HTTP_UNHANDLED_ERROR = 'http.unhandled_error'
+
+# Warm start and endings prepared ahead of need (issue 16)
+WORKER_WARMING = 'worker.warming'
+WORKER_WARM = 'worker.warm'
+WORKER_WARM_START_FAILED = 'worker.warm_start_failed'
+TEMPLATE_ENDING_INTERRUPTED = 'template.ending_interrupted'
+TEMPLATE_ENDINGS_READY = 'template.endings_ready'
+TEMPLATE_ENDINGS_FAILED = 'template.endings_failed'

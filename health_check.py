@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         for check in report.checks:
             print(f'{"ok  " if check.ok else "FAIL"}  {check.name:<18} {check.detail}')
-        print('healthy' if report.healthy else 'UNHEALTHY')
+        print({'healthy': 'healthy', 'warming': 'warming'}.get(report.status, 'UNHEALTHY'))
     return 0 if report.healthy else 1
 
 

@@ -23,11 +23,13 @@ from breakers import BreakerBoard, BreakerState
 from compose import AssetError, load_assets
 from deadletter import DeadLetterQueue
 from providers.base import ProviderSet
+from queueing.warm import warming_workers
 from settings import Settings
 from storage.base import Storage, StorageError
 from utils.proc import CommandError, run
 
 DEADLINE_SECONDS = 3.0
+WARM_START_CHECK = 'warm start'
 
 
 @dataclass(frozen=True)
@@ -46,8 +48,16 @@ class HealthReport:
     def healthy(self) -> bool:
         return all(c.ok for c in self.checks)
 
+    @property
+    def status(self) -> str:
+        """'healthy', 'warming' (a worker is still preparing its template) or 'unhealthy'."""
+        if self.healthy:
+            return 'healthy'
+        warming = any(c.name == WARM_START_CHECK and not c.ok for c in self.checks)
+        return 'warming' if warming else 'unhealthy'
+
     def as_dict(self) -> dict[str, Any]:
-        return {'healthy': self.healthy, 'checks': [asdict(c) for c in self.checks]}
+        return {'healthy': self.healthy, 'status': self.status, 'checks': [asdict(c) for c in self.checks]}
 
 
 def run_checks(
@@ -69,6 +79,7 @@ def run_checks(
         'queue': lambda: _queue(settings, conn),
         'dead-letter queue': lambda: _dead_letters(settings, conn),
         'providers': lambda: _providers(settings, conn, providers, deep),
+        WARM_START_CHECK: lambda: _warm_start(conn),
     }
     results: dict[str, Check] = {}
 
@@ -181,3 +192,12 @@ def _providers(settings: Settings, conn: Redis, providers: ProviderSet, deep: bo
     unreachable = [p for p in problems if 'circuit' not in p]
     summary = ', '.join(f'{name} ({entry["kind"]}, {entry["breaker"]})' for name, entry in data.items()) or 'none'
     return Check('providers', not unreachable, '; '.join(problems) or f'configured: {summary}', data)
+
+
+def _warm_start(conn: Redis) -> Check:
+    # A warming worker takes no job yet: not ready, and said so, rather than a bare "0 workers".
+    warming = warming_workers(conn)
+    if warming:
+        who = ', '.join(f'{name} for {seconds:.0f} s' for name, seconds in sorted(warming.items()))
+        return Check(WARM_START_CHECK, False, f'warming: building the template ({who})', {'warming': warming})
+    return Check(WARM_START_CHECK, True, 'no worker warming up', {'warming': {}})

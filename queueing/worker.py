@@ -29,6 +29,7 @@ from locking import force_release, holder_alive
 from maintenance import cleanup
 from queueing.jobs import current_production
 from queueing.records import JobRecords
+from queueing.warm import start_ending_preparer, warm_start
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -128,6 +129,9 @@ class VideoWorker(Worker):
 def run_workers(conn: Redis, settings: Settings, *, burst: bool = False) -> None:
     """Work the queue until stopped (or, with `burst`, until it is empty)."""
     current_production()  # build once in the parent so every forked horse starts warm
+    template = warm_start(conn, settings)  # the template is ready before the first job is taken
+    if template is not None:
+        start_ending_preparer(settings, template)
     if settings.worker_count == 1:
         worker = VideoWorker([Queue(settings.queue_name, connection=conn)], connection=conn, settings=settings)
         worker.work(burst=burst, logging_level=settings.log_level, with_scheduler=True)
