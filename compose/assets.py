@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,3 +74,23 @@ def _check(role: persona.AssetRole, path: Path, decode: bool) -> MediaInfo:
         except CommandError as exc:
             raise AssetError(f'{where}: does not decode cleanly ({exc})') from None
     return info
+
+
+def load_assets_cached(assets_dir: Path) -> AssetSet:
+    """`load_assets(decode=False)`, probed once per version (size, mtime, inode) of the files in this
+    process: a worker's parent fills it at warm start and every forked work horse inherits it,
+    instead of starting three ffprobes per job."""
+    versions = []
+    for role in persona.ASSET_ROLES:
+        path = assets_dir / role.file_name
+        try:
+            stat = path.stat()
+        except OSError:
+            return load_assets(assets_dir, decode=False)  # names the missing file
+        versions.append((str(path.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ino))
+    return _probed(assets_dir, tuple(versions))
+
+
+@functools.lru_cache(maxsize=8)
+def _probed(assets_dir: Path, versions: tuple[tuple[str, int, int, int], ...]) -> AssetSet:
+    return load_assets(assets_dir, decode=False)

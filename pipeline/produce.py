@@ -21,7 +21,8 @@ from audiocache import AudioCache
 from breakers import BreakerBoard
 from chain import DEFAULT_CHAIN, ChainContext, ChainExhausted, SantaSegment, Strategy, run_chain
 from chain.strategies import ChainHooks
-from compose import RenderOptions, RenderSpec, compose_video, load_assets
+from compose import RenderOptions, RenderSpec, compose_video
+from compose.assets import load_assets_cached
 from locking import VideoLock
 from metrics import Metrics
 from orders import render_script
@@ -174,7 +175,7 @@ def _produce(records: JobRecords, record: JobRecord, conn: Redis, production: Pr
     chain_attempts: list[dict[str, Any]] = []
     try:
         stages.enter('script')
-        assets = load_assets(production.assets_dir, decode=False)
+        assets = load_assets_cached(production.assets_dir)  # probed once per worker, not per job
         script = render_script(record.order)
         resumed_speech = checkpoints.speech()
         hooks = _Hooks(stages, metrics, checkpoints, script, resumed_speech)

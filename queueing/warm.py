@@ -30,8 +30,8 @@ from redis import Redis, RedisError
 from rq import Queue
 
 import events
-from compose import AssetError, load_assets
-from compose.assets import AssetSet
+from compose import AssetError
+from compose.assets import AssetSet, load_assets_cached
 from compose.endings import prepare_endings
 from compose.parts import Deadline
 from compose.spec import RenderSpec
@@ -62,7 +62,7 @@ def warm_start(conn: Redis, settings: Settings) -> Template | None:
     with _flag(conn, key):
         log.info(events.WORKER_WARMING, extra={'template_cache_dir': str(production.render.template_cache_dir)})
         try:
-            assets = load_assets(production.assets_dir, decode=False)
+            assets = load_assets_cached(production.assets_dir)  # fills the cache horses inherit
             template = prepare_template(assets, production.spec, production.render.template_cache_dir,
                                         deadline=Deadline.after(WARM_START_TIMEOUT_SECONDS))  # fmt: skip
         except (AssetError, TemplateError, CommandError, OSError, TimeoutError) as exc:
@@ -116,7 +116,7 @@ def start_ending_preparer(settings: Settings, template: Template) -> BaseProcess
     if not settings.prepare_endings_when_idle or not template.loop_period:
         return None
     production = current_production()
-    assets = load_assets(production.assets_dir, decode=False)
+    assets = load_assets_cached(production.assets_dir)
     process = multiprocessing.get_context('fork').Process(
         target=_preparer_main,
         args=(settings.redis_url, settings.queue_name, template, assets, production.spec),

@@ -162,19 +162,18 @@ def test_worker_builds_its_template_before_taking_jobs_and_health_says_warming(
     order = _order(2, 'Gracias por todo')
     enqueue_order(redis_conn, order, queue_name=QUEUE, job_timeout=600)
     settings = Settings(redis_url=env['REDIS_URL'], assets_dir=short_loop_assets, output_dir=tmp_path / 'output')
-    worker = None
-    with (cache / f'.{key}.lock').open('a') as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            worker = start_worker({**env, 'PREPARE_ENDINGS_WHEN_IDLE': 'false'}, log=tmp_path / 'worker.log')
-            report = wait_for(lambda: _report_if(settings, 'warming'), timeout=120, message='health to say warming')
-            assert report is not None
-            check = next(c for c in report.checks if c.name == 'warm start')
-            assert check.detail.startswith('warming') and report.as_dict()['status'] == 'warming'
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-    assert worker is not None
+    worker = start_worker({**env, 'PREPARE_ENDINGS_WHEN_IDLE': 'false'}, log=tmp_path / 'worker.log')
     try:
+        with (cache / f'.{key}.lock').open('a') as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                report = wait_for(lambda: _report_if(settings, 'warming'), timeout=120,
+                                  message='health to say warming')  # fmt: skip
+                assert report is not None
+                check = next(c for c in report.checks if c.name == 'warm start')
+                assert check.detail.startswith('warming') and report.as_dict()['status'] == 'warming'
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
         wait_for(lambda: _completed(redis_conn, order.video_id), timeout=300, message='the order')
         assert wait_for(lambda: _warm_check(settings).ok, timeout=60, message='health to stop saying warming')
     finally:
