@@ -35,6 +35,7 @@ where per_hour is the burst throughput and p50/p95 are order→video seconds at 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import shutil
@@ -46,6 +47,7 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,6 +81,8 @@ MESSAGES = [
     'Remember to brush your teeth every night and to listen to your teacher',
 ]
 POLL_SECONDS = 0.1
+# The fake ElevenLabs answers a tone this long, whatever the script (strategies 1/2).
+VENDOR_SPEECH_SECONDS = 15.0
 
 
 @dataclass
@@ -108,6 +112,9 @@ def main() -> int:
     parser.add_argument('--single-pass-orders', type=int, default=-1,
                         help='orders rendered single-pass (default: the burst\'s orders, all of them)')  # fmt: skip
     parser.add_argument('--prepare-timeout', type=float, default=1800, help='longest wait for ending preparation')
+    parser.add_argument('--strategy', type=int, choices=(1, 2, 3), default=3,
+                        help='3: espeak-ng over the looped base; 1: ElevenLabs + Sync Labs; 2: ElevenLabs + HeyGen, '
+                        'both through the local contract servers of tests/fake_vendors_*.py')  # fmt: skip
     parser.add_argument('--seed', type=int, default=16)
     parser.add_argument('--keep', action='store_true', help='keep the working directory (printed)')
     args = parser.parse_args()
@@ -124,13 +131,16 @@ def main() -> int:
         shim_dir = _make_shims(work / 'shim', shim_log)
         base_env = _env(work, url, assets, shim_dir)
 
+        vendors = contextlib.ExitStack()
+        if args.strategy != 3:
+            base_env.update(vendors.enter_context(_vendors(args.strategy, work, Path(base_env['OUTPUT_DIR']))))
         bench = Line(work, conn, base_env, args.workers, shim_log)
         with bench.workers('template', RENDER_MODE='template') as started:
             print(f'warm start: {started:.1f} s (template built before any job was taken)', flush=True)
             first = bench.run_orders('first order', [_order(rng, 0)])
             first_latency = first.latencies()[0] if first.latencies() else float('nan')
             print(f'first order of a fresh asset set: {first_latency:.2f} s', flush=True)
-            prepared = bench.wait_prepared(args.prepare_timeout)
+            prepared = bench.wait_prepared(args.prepare_timeout) if args.strategy == 3 else 'not needed'
             print(f'endings prepared while idle: {prepared}', flush=True)
             burst_orders = [_order(rng, i) for i in range(args.orders)]
             burst = bench.run_orders('burst', burst_orders)
@@ -162,6 +172,8 @@ def main() -> int:
         failed = any(p.bad or len(p.completed) < len(p.enqueued) for p in (first, burst, poisson, single))
         return 1 if failed else 0
     finally:
+        if 'vendors' in locals():
+            vendors.close()
         if redis_proc is not None:
             redis_proc.terminate()
             redis_proc.wait(timeout=10)
@@ -492,6 +504,38 @@ def _order(rng: random.Random, n: int) -> Order:
 def _copy(order: Order) -> Order:
     data = order.model_dump(include={'child_name', 'age', 'message', 'parent_email', 'language'})
     return parse_order({**data, 'consent': True})
+
+
+@contextlib.contextmanager
+def _vendors(strategy: int, work: Path, output: Path) -> Iterator[dict[str, str]]:
+    """Local servers speaking the vendors' contracts (tests/fake_vendors_*.py): the settings that use them."""
+    from pytest_httpserver import HTTPServer
+
+    from tests.fake_vendors_tts_lipsync import FakeElevenLabs, FakeSyncLabs
+    from tests.fake_vendors_video import FakeHeyGen
+    from tests.servers import static_files
+
+    tts, vendor = HTTPServer(host='127.0.0.1', threaded=True), HTTPServer(host='127.0.0.1', threaded=True)
+    tts.start()
+    vendor.start()
+    output.mkdir(parents=True, exist_ok=True)
+    try:
+        eleven = FakeElevenLabs(tts, work / 'eleven', seconds=VENDOR_SPEECH_SECONDS)
+        env = {'ELEVENLABS_API_KEY': eleven.api_key, 'PAPA_NOEL_VOICE_ID': 'santa-voice',
+               'ELEVENLABS_BASE_URL': eleven.base_url, 'PROVIDER_POLL_FIRST_DELAY_SECONDS': '0.2',
+               'PROVIDER_POLL_MAX_DELAY_SECONDS': '0.5'}  # fmt: skip
+        if strategy == 1:
+            sync = FakeSyncLabs(vendor, work / 'sync')
+            env.update(SYNCLABS_API_KEY=sync.api_key, SYNCLABS_BASE_URL=sync.base_url)
+        else:
+            heygen = FakeHeyGen(vendor, work / 'heygen')
+            env.update(HEYGEN_API_KEY=heygen.api_key, HEYGEN_TALKING_PHOTO_ID='santa-photo',
+                       HEYGEN_BASE_URL=heygen.url(), HEYGEN_UPLOAD_URL=heygen.upload_url)  # fmt: skip
+        with static_files(output) as public_url:
+            yield {**env, 'PUBLIC_MEDIA_BASE_URL': public_url}
+    finally:
+        tts.stop()
+        vendor.stop()
 
 
 def _env(work: Path, url: str, assets: Path, shim: Path) -> dict[str, str]:

@@ -9,11 +9,13 @@ would look up for every speech length over a loop period, so a prepared ending h
 the name and frames an order would give it. `prepare_endings` encodes the missing ones one
 at a time, at the lowest CPU priority, and stops an encode as soon as `busy()` says an order
 is waiting or running: an order is never delayed by more than the poll interval (and never
-by more than one ending's encode).
+by more than one ending's encode). Several preparers (one per worker) share the work: each
+ending is claimed with its own lock, so they encode different endings side by side.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import signal
@@ -21,7 +23,8 @@ import subprocess
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -114,25 +117,50 @@ def prepare_endings(
     expected = bytes.fromhex(template.avc_config)
     made = 0
     started = time.monotonic()
-    for ending in missing_endings(template, planned):
-        while True:
-            if stop():
-                return made
-            if busy():
-                time.sleep(poll_seconds)
-                continue
-            if (directory / ending.name).is_file():  # an order (or another preparer) kept it meanwhile
+    failed: set[str] = set()  # not encodable here: an order encodes (and keeps) it if it ever needs it
+    while pending := [e for e in missing_endings(template, planned) if e.name not in failed]:
+        claimed_elsewhere = 0
+        for ending in pending:
+            while True:
+                if stop():
+                    return made
+                if busy():
+                    time.sleep(poll_seconds)
+                    continue
+                if (directory / ending.name).is_file():  # an order (or another preparer) kept it meanwhile
+                    break
+                with _claim(directory / f'.{ending.name}.lock') as mine:
+                    outcome = 'claimed' if not mine else _encode_ending(
+                        template, assets, spec, ending, expected, busy=busy, poll_seconds=poll_seconds)  # fmt: skip
+                if outcome == 'interrupted':
+                    log.info(events.TEMPLATE_ENDING_INTERRUPTED, extra={'ending': ending.name})
+                    continue
+                claimed_elsewhere += outcome == 'claimed'  # another worker's preparer is on it: next one
+                made += outcome == 'kept'
+                if outcome == 'failed':
+                    failed.add(ending.name)
                 break
-            outcome = _encode_ending(template, assets, spec, ending, expected, busy=busy, poll_seconds=poll_seconds)
-            if outcome == 'interrupted':
-                log.info(events.TEMPLATE_ENDING_INTERRUPTED, extra={'ending': ending.name})
-                continue
-            made += outcome == 'kept'
-            break
+        if claimed_elsewhere:
+            time.sleep(poll_seconds)  # then look again: what the others claimed may be kept, or given up
     seconds = round(time.monotonic() - started, 2)
     log.info(events.TEMPLATE_ENDINGS_READY, extra={'template': template.directory.name, 'endings': len(planned),
                                                    'encoded': made, 'seconds': seconds})  # fmt: skip
     return made
+
+
+@contextmanager
+def _claim(lock_path: Path) -> Iterator[bool]:
+    """True while this process holds the ending's lock (flock: released by the kernel if it dies)."""
+    with lock_path.open('a') as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _encode_ending(

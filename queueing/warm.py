@@ -6,15 +6,15 @@ prepares every strategy-3 ending while the queue is idle.
   per-process caches (asset hashes, the FFmpeg version) that every forked work horse
   inherits. Meanwhile a `papanoel:warming:<host>:<pid>` key, renewed while the build runs
   and expiring if the worker dies, makes health_check.py report "warming".
-- `start_ending_preparer` forks one low-priority process that encodes the template's
+- `start_ending_preparer` forks low-priority processes that encode the template's
   missing strategy-3 endings (compose.endings) only while no job is queued or running on
-  the queue, killing its encode the moment one is. Several workers sharing a cache take
-  turns on one lock; an ending an order kept meanwhile is skipped.
+  the queue, killing its encode the moment one is. One per worker: they claim endings one
+  by one (a lock each), so an idle machine prepares on every core; an ending an order kept
+  meanwhile is skipped.
 """
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import multiprocessing
 import os
@@ -35,7 +35,6 @@ from compose.assets import AssetSet, load_assets_cached
 from compose.endings import prepare_endings
 from compose.parts import Deadline
 from compose.spec import RenderSpec
-from compose.template_render import ENDINGS_DIR
 from compose.templates import Template, TemplateError, prepare_template
 from queueing.jobs import current_production
 from settings import Settings
@@ -48,7 +47,6 @@ WARMING_TTL_SECONDS = 30
 WARMING_RENEW_SECONDS = 5
 #: A template build on filmed footage takes tens of seconds; a stuck one must not hang the start.
 WARM_START_TIMEOUT_SECONDS = 1800
-PREPARER_LOCK = '.prepare.lock'
 
 
 def warm_start(conn: Redis, settings: Settings) -> Template | None:
@@ -111,20 +109,23 @@ def _flag(conn: Redis, key: str) -> Iterator[None]:
             pass
 
 
-def start_ending_preparer(settings: Settings, template: Template) -> BaseProcess | None:
-    """Fork the idle-time ending preparer (a daemon: it ends with the worker)."""
+def start_ending_preparer(settings: Settings, template: Template) -> list[BaseProcess]:
+    """Fork one idle-time ending preparer per worker (daemons: they end with the worker)."""
     if not settings.prepare_endings_when_idle or not template.loop_period:
-        return None
+        return []
     production = current_production()
     assets = load_assets_cached(production.assets_dir)
-    process = multiprocessing.get_context('fork').Process(
-        target=_preparer_main,
-        args=(settings.redis_url, settings.queue_name, template, assets, production.spec),
-        name='ending-preparer',
-        daemon=True,
-    )
-    process.start()
-    return process
+    processes: list[BaseProcess] = []
+    for i in range(settings.worker_count):
+        process = multiprocessing.get_context('fork').Process(
+            target=_preparer_main,
+            args=(settings.redis_url, settings.queue_name, template, assets, production.spec),
+            name=f'ending-preparer-{i}',
+            daemon=True,
+        )
+        process.start()
+        processes.append(process)
+    return processes
 
 
 def queue_busy(conn: Redis, queue_name: str) -> Callable[[], bool]:
@@ -155,11 +156,7 @@ def _preparer_main(redis_url: str, queue_name: str, template: Template, assets: 
     os.nice(19)  # lowest priority: the orders' FFmpegs always come first
     conn = Redis.from_url(redis_url)
     busy = queue_busy(conn, queue_name)
-    directory = template.path(ENDINGS_DIR)
-    directory.mkdir(exist_ok=True)
-    with (directory / PREPARER_LOCK).open('a') as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # another worker's preparer may hold it; the kernel frees it if it dies
-        try:
-            prepare_endings(template, assets, spec, busy=busy)
-        except Exception as exc:  # a background nicety: orders encode their own endings without it
-            log.error(events.TEMPLATE_ENDINGS_FAILED, extra={'error': f'{type(exc).__name__}: {exc}'})
+    try:
+        prepare_endings(template, assets, spec, busy=busy)  # side by side with other workers' preparers
+    except Exception as exc:  # a background nicety: orders encode their own endings without it
+        log.error(events.TEMPLATE_ENDINGS_FAILED, extra={'error': f'{type(exc).__name__}: {exc}'})
