@@ -23,7 +23,7 @@ from breakers import BreakerBoard, BreakerState
 from compose import AssetError, load_assets
 from deadletter import DeadLetterQueue
 from providers.base import ProviderSet
-from queueing.warm import warming_workers
+from queueing.warming import warming_workers
 from settings import Settings
 from storage.base import Storage, StorageError
 from utils.proc import CommandError, run

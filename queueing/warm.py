@@ -37,12 +37,12 @@ from compose.parts import Deadline
 from compose.spec import RenderSpec
 from compose.templates import Template, TemplateError, prepare_template
 from queueing.jobs import current_production
+from queueing.warming import WARMING_KEY_PREFIX
 from settings import Settings
 from utils.proc import CommandError, _die_with_parent
 
 log = logging.getLogger(__name__)
 
-WARMING_KEY_PREFIX = 'papanoel:warming:'
 WARMING_TTL_SECONDS = 30
 WARMING_RENEW_SECONDS = 5
 #: A template build on filmed footage takes tens of seconds; a stuck one must not hang the start.
@@ -69,18 +69,6 @@ def warm_start(conn: Redis, settings: Settings) -> Template | None:
     log.info(events.WORKER_WARM, extra={'template': template.directory.name,
                                         'seconds': round(time.monotonic() - started, 2)})  # fmt: skip
     return template
-
-
-def warming_workers(conn: Redis) -> dict[str, float]:
-    """Workers still warming up: '<host>:<pid>' → seconds since they started warming."""
-    now = time.time()
-    found = {}
-    for raw in conn.scan_iter(match=f'{WARMING_KEY_PREFIX}*', count=100):
-        key = raw.decode() if isinstance(raw, bytes) else str(raw)
-        since = conn.get(key)
-        if since is not None:
-            found[key.removeprefix(WARMING_KEY_PREFIX)] = max(0.0, now - float(since))
-    return found
 
 
 @contextmanager

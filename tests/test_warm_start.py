@@ -200,7 +200,7 @@ def _report_if(settings: Settings, status: str) -> HealthReport | None:
 
 
 def test_health_reports_no_warming_once_the_key_is_gone(redis_conn: Redis) -> None:
-    from queueing.warm import WARMING_KEY_PREFIX, warming_workers
+    from queueing.warming import WARMING_KEY_PREFIX, warming_workers
 
     redis_conn.set(f'{WARMING_KEY_PREFIX}host:1', str(time.time() - 5), ex=30)
     assert set(warming_workers(redis_conn)) == {'host:1'}
