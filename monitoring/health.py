@@ -53,7 +53,8 @@ class HealthReport:
         """'healthy', 'warming' (a worker is still preparing its template) or 'unhealthy'."""
         if self.healthy:
             return 'healthy'
-        warming = any(c.name == WARM_START_CHECK and not c.ok for c in self.checks)
+        # Only a check that answered "warming": a hung Redis is unhealthy, not warming.
+        warming = any(c.name == WARM_START_CHECK and c.data.get('warming') for c in self.checks)
         return 'warming' if warming else 'unhealthy'
 
     def as_dict(self) -> dict[str, Any]:

@@ -206,3 +206,11 @@ def test_health_reports_no_warming_once_the_key_is_gone(redis_conn: Redis) -> No
     assert set(warming_workers(redis_conn)) == {'host:1'}
     redis_conn.delete(f'{WARMING_KEY_PREFIX}host:1')
     assert warming_workers(redis_conn) == {}
+
+
+def test_an_unanswered_warm_start_check_is_unhealthy_not_warming() -> None:
+    unanswered = Check('warm start', False, 'no answer within 3 s')
+    assert HealthReport([unanswered]).status == 'unhealthy'
+    answered = Check('warm start', False, 'warming: ...', {'warming': {'host:1': 2.0}})
+    assert HealthReport([answered, Check('workers', False, '0 worker(s) alive')]).status == 'warming'
+    assert HealthReport([Check('warm start', True, 'no worker warming up', {'warming': {}})]).status == 'healthy'
