@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 STEPS_PER_FRAME = 16
 #: How often a running preparation encode checks whether an order arrived.
 POLL_SECONDS = 0.05
+#: How often a waiting preparer (no encode running) looks whether the queue went idle.
+BUSY_RECHECK_SECONDS = 0.5
 #: Ceiling for one ending's encode (tens of frames): a stuck FFmpeg is killed, not waited on.
 ENCODE_TIMEOUT_SECONDS = 120
 #: Prefix of an ending being prepared, inside the endings directory (renamed when whole).
@@ -125,7 +127,7 @@ def prepare_endings(
                 if stop():
                     return made
                 if busy():
-                    time.sleep(poll_seconds)
+                    time.sleep(BUSY_RECHECK_SECONDS)  # only when to resume: no order waits on this
                     continue
                 if (directory / ending.name).is_file():  # an order (or another preparer) kept it meanwhile
                     break

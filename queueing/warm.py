@@ -53,6 +53,11 @@ def warm_start(conn: Redis, settings: Settings) -> Template | None:
     """Build or load this worker's template before it takes jobs; None when it renders single-pass
     or the build failed (orders then build it, or fall back to single-pass, as before)."""
     production = current_production()
+    try:  # probed once here, inherited by every horse (whatever the render mode)
+        load_assets_cached(production.assets_dir)
+    except AssetError as exc:
+        log.error(events.WORKER_WARM_START_FAILED, extra={'error': str(exc)})
+        return None
     if production.render.mode != 'template':
         return None
     key = f'{WARMING_KEY_PREFIX}{socket.gethostname()}:{os.getpid()}'
