@@ -327,6 +327,8 @@ class Line:
                         break
             by_stage: dict[str, float] = defaultdict(float)
             probes = 0
+            encodes: dict[str, int] = defaultdict(int)  # phase → video encodes its orders ran (x264)
+            phase_of = {v: p.name for p in phases for v in p.completed}
             tools_total = 0.0
             for call in calls:
                 video_id = horse_of.get(call['ppid'])
@@ -341,11 +343,17 @@ class Line:
                 by_stage[f'{stage}:{call["tool"]}'] += call['cpu']
                 tools_total += call['cpu']
                 probes += call['tool'] == 'ffprobe'
+                if call['tool'] == 'ffmpeg' and 'libx264' in call['args']:
+                    encodes[phase_of[video_id]] += 1
             n = len(videos)
             python = max(self.cpu[mode] - tools_total, 0.0)
             parts = ', '.join(f'{k} {v / n:.3f}' for k, v in sorted(by_stage.items()))
             print(f'CPU s/video ({mode}, {n} videos): {parts}, python (worker+horse) {python / n:.3f}, '
                   f'total {self.cpu[mode] / n:.3f}; ffprobe runs/video {probes / n:.1f}')  # fmt: skip
+            print(
+                f'video encodes run by orders ({mode}), from the tool log: '
+                + ', '.join(f'{p.name} {encodes[p.name]} for {len(p.completed)} orders' for p in phases)
+            )
             peaks = self.peak_rss.get(mode, [])
             print(f'peak memory per worker ({mode}): ' + ', '.join(f'{p / 2**20:.0f} MB' for p in peaks))
 
