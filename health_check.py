@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
                         failed = 'MISCONFIGURED' if entry['misconfigured'] else 'FAIL'
                         state = 'ok  ' if entry['reachable'] else failed
                         print(f'        {name:<16} {state} {entry["latency_ms"]:>7.1f} ms  {entry["detail"]}')
-        print({'ok': 'healthy', 'degraded': 'DEGRADED'}.get(report.status, 'UNHEALTHY'))
+        print({'healthy': 'healthy', 'degraded': 'DEGRADED', 'warming': 'warming'}.get(report.status, 'UNHEALTHY'))
     return 0 if report.healthy else 1
 
 

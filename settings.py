@@ -219,6 +219,11 @@ class Settings(BaseSettings):
     log_level: Literal['DEBUG', 'INFO', 'WARNING', 'ERROR'] = 'INFO'
     log_format: Literal['json', 'text'] = 'json'
 
+    # --- Throughput: warm start and endings prepared ahead of need (issue 16) ---
+    # While no job is queued or running, a worker encodes every strategy-3 ending its template can
+    # need (lowest CPU priority, stopped the moment an order arrives), so every order copies one.
+    prepare_endings_when_idle: bool = True
+
     @field_validator('x264_preset')
     @classmethod
     def _known_preset(cls, value: str) -> str:

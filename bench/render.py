@@ -7,9 +7,11 @@ RenderSpec defaults) with ~17 s of espeak-ng speech, for strategy 3 (base footag
 under the speech) and strategies 1/2 (a provider-like clip). Template
 preparation runs once, first, and is timed on its own line; per-order times exclude it.
 Each render runs N times, the two renderers taking turns, and the fastest counts, so a busy
-machine skews less; CPU seconds (all FFmpeg processes) are printed alongside. Strategy 3's
-first template render encodes the video's ending and keeps it; the later ones copy it, as
-every later order ending at that point of the loop does. Both figures are printed; the
+machine skews less; CPU seconds (all FFmpeg processes) are printed alongside. After the
+template, every strategy-3 ending is prepared ahead of need, timed on its own line, as a
+worker does while idle (compose.endings): then every strategy-3 order, the first one
+included, copies its ending. With `--no-prepare-endings` the first template render encodes
+the ending and keeps it and the later ones copy it; both figures are printed and the
 speed-up is the later one's. The last
 line reads `s3_speedup=X s1_speedup=Y ssim=Z` (Z: the lowest SSIM between the two renders).
 
@@ -36,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from chain.strategies import SantaSegment
 from compose import AssetSet, RenderSpec, compose_video, load_assets
+from compose.endings import prepare_endings
 from compose.parts import Deadline
 from compose.placeholders import PLACEHOLDERS, render_placeholders
 from compose.render import RenderMode
@@ -60,6 +63,8 @@ def main() -> int:
     parser.add_argument('--footage', choices=('camera', 'placeholder'), default='camera', help='see the docstring')
     parser.add_argument('--size', default='', help='WxH instead of the full spec (e.g. 180x320: a quick check)')
     parser.add_argument('--preset', default='', help="x264 preset instead of the spec's (e.g. veryfast)")
+    parser.add_argument('--no-prepare-endings', dest='prepare_endings', action='store_false',
+                        help='strategy-3 endings left to orders (the first at a loop point encodes it)')  # fmt: skip
     args = parser.parse_args()
     spec = RenderSpec()
     if args.size:
@@ -84,8 +89,15 @@ def main() -> int:
               f'best of {args.repeat}')  # fmt: skip
 
         started = time.monotonic()
-        prepare_template(assets, spec, cache, deadline=Deadline.after(TIMEOUT))
+        template = prepare_template(assets, spec, cache, deadline=Deadline.after(TIMEOUT))
         print(f'template preparation (once per asset set): {time.monotonic() - started:.1f} s')
+        if args.prepare_endings:
+            # What a worker does while its queue is idle (compose.endings): afterwards every
+            # strategy-3 order copies its ending, the first one at a loop point included.
+            started, cpu = time.monotonic(), _children_cpu()
+            made = prepare_endings(template, assets, spec, busy=lambda: False)
+            print(f'endings prepared ahead of need (idle time, once per asset set): {made} in '
+                  f'{time.monotonic() - started:.1f} s ({_children_cpu() - cpu:.1f} s CPU)')  # fmt: skip
 
         orders = {
             's3': SantaSegment(assets.santa_base.path, speech, loop_video=True, providers={}),
@@ -109,7 +121,7 @@ def main() -> int:
             # Strategy 3 keeps each ending it encodes (compose.template_render): the first
             # template render of an order encodes it, later ones at the same loop point copy it.
             first_template = walls['template'][0]
-            if name == 's3' and len(walls['template']) > 1:
+            if name == 's3' and len(walls['template']) > 1 and not args.prepare_endings:
                 walls['template'] = walls['template'][1:]
                 cpus['template'] = cpus['template'][1:]
             best = {mode: min(times) for mode, times in walls.items()}
@@ -124,7 +136,8 @@ def main() -> int:
                   f'{speedups[name]:.1f}x faster; SSIM {ssim:.4f} (worst frame {worst:.4f}); '
                   f'{_megabytes(outputs["single-pass"])} vs {_megabytes(outputs["template"])}')  # fmt: skip
             if name == 's3':
-                print(f'  first order ending at this point of the loop (encodes the ending): {first_template:.2f} s, '
+                how = 'copies its prepared ending' if args.prepare_endings else 'encodes the ending'
+                print(f'  first order ending at this point of the loop ({how}): {first_template:.2f} s, '
                       f'{best["single-pass"] / first_template:.1f}x faster')  # fmt: skip
         _personalization_costs(assets, orders['s3'], spec, cache, work, args.repeat, walls_s3_template)
         print(f's3_speedup={speedups["s3"]:.1f} s1_speedup={speedups["s1"]:.2f} ssim={lowest_ssim:.4f}')

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,3 +122,24 @@ def _remember_decoded(digest: str, verified_dir: Path | None) -> None:
         with contextlib.suppress(OSError):  # an unwritable cache only costs another decode later
             verified_dir.mkdir(parents=True, exist_ok=True)
             (verified_dir / digest).touch()
+
+
+def load_assets_cached(assets_dir: Path, *, verified_dir: Path | None = None) -> AssetSet:
+    """`load_assets` (full decode, remembered by content under `verified_dir`), done once per version
+    (size, mtime, inode) of the files in this process: a worker's parent fills it at warm start and
+    every forked work horse inherits it, instead of starting three ffprobes per job. A changed file
+    is a new version: probed and decoded again."""
+    versions = []
+    for role in persona.ASSET_ROLES:
+        path = assets_dir / role.file_name
+        try:
+            stat = path.stat()
+        except OSError:
+            return load_assets(assets_dir, verified_dir=verified_dir)  # names the missing file
+        versions.append((str(path.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ino))
+    return _probed(assets_dir, tuple(versions), verified_dir)
+
+
+@functools.lru_cache(maxsize=8)
+def _probed(assets_dir: Path, versions: tuple[tuple[str, int, int, int], ...], verified_dir: Path | None) -> AssetSet:
+    return load_assets(assets_dir, verified_dir=verified_dir)

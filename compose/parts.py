@@ -170,8 +170,13 @@ def video_args(spec: RenderSpec) -> dict[str, str | int]:
 
 def encode(stream: Any, out: Path, spec: RenderSpec, *, frame_count: int, deadline: Deadline, **extra: str) -> Path:
     """Encode the first `frame_count` frames of `stream` into `out` (MP4, video only)."""
+    run(encode_command(stream, out, spec, frame_count=frame_count, **extra), timeout=deadline.remaining())
+    return out
+
+
+def encode_command(stream: Any, out: Path, spec: RenderSpec, *, frame_count: int, **extra: str) -> list[str]:
+    """The FFmpeg command line `encode` runs (for callers that run it their own way)."""
     clip = stream.filter('trim', end_frame=frame_count).filter('setpts', 'PTS-STARTPTS')
     output = ffmpeg.output(clip, str(out), f='mp4', an=None, **video_args(spec), **extra)
     args: list[str] = output.global_args('-hide_banner', '-nostdin', '-v', 'error').compile(overwrite_output=True)
-    run(args, timeout=deadline.remaining())
-    return out
+    return args

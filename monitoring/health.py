@@ -23,11 +23,13 @@ from breakers import BreakerBoard, BreakerState
 from compose import DECODED_ASSETS, AssetError, load_assets
 from deadletter import DeadLetterQueue
 from providers.base import ProviderSet
+from queueing.warming import warming_workers
 from settings import Settings
 from storage.base import Storage, StorageError
 from utils.proc import CommandError, run
 
 DEADLINE_SECONDS = 3.0
+WARM_START_CHECK = 'warm start'
 
 
 @dataclass(frozen=True)
@@ -50,11 +52,16 @@ class HealthReport:
 
     @property
     def status(self) -> str:
-        """'ok', 'degraded' (only degraded checks fail) or 'unhealthy'."""
+        """'healthy'; 'degraded' (only degraded checks fail: an open provider circuit); 'warming' (a worker
+        is still preparing its template); else 'unhealthy'."""
         failing = [c for c in self.checks if not c.ok]
         if not failing:
-            return 'ok'
-        return 'degraded' if all(c.degraded for c in failing) else 'unhealthy'
+            return 'healthy'
+        if all(c.degraded for c in failing):
+            return 'degraded'
+        # Only a check that answered "warming": a hung Redis is unhealthy, not warming.
+        warming = any(c.name == WARM_START_CHECK and c.data.get('warming') for c in self.checks)
+        return 'warming' if warming else 'unhealthy'
 
     def as_dict(self) -> dict[str, Any]:
         return {'healthy': self.healthy, 'status': self.status, 'checks': [asdict(c) for c in self.checks]}
@@ -79,6 +86,7 @@ def run_checks(
         'queue': lambda: _queue(settings, conn),
         'dead-letter queue': lambda: _dead_letters(settings, conn),
         'providers': lambda: _providers(settings, conn, providers, deep),
+        WARM_START_CHECK: lambda: _warm_start(conn),
     }
     results: dict[str, Check] = {}
 
@@ -210,3 +218,12 @@ def _providers(settings: Settings, conn: Redis, providers: ProviderSet, deep: bo
     summary = ', '.join(f'{name} ({entry["kind"]}, {entry["breaker"]})' for name, entry in data.items()) or 'none'
     detail = ('degraded: ' if degraded else '') + '; '.join(problems)
     return Check('providers', not problems, detail or f'configured: {summary}', data, degraded=degraded)
+
+
+def _warm_start(conn: Redis) -> Check:
+    # A warming worker takes no job yet: not ready, and said so, rather than a bare "0 workers".
+    warming = warming_workers(conn)
+    if warming:
+        who = ', '.join(f'{name} for {seconds:.0f} s' for name, seconds in sorted(warming.items()))
+        return Check(WARM_START_CHECK, False, f'warming: building the template ({who})', {'warming': warming})
+    return Check(WARM_START_CHECK, True, 'no worker warming up', {'warming': {}})

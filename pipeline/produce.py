@@ -21,7 +21,8 @@ from audiocache import AudioCache
 from breakers import BreakerBoard
 from chain import DEFAULT_CHAIN, ChainContext, ChainExhausted, SantaSegment, Strategy, run_chain
 from chain.strategies import ChainHooks
-from compose import DECODED_ASSETS, RenderOptions, RenderSpec, compose_video, load_assets
+from compose import DECODED_ASSETS, RenderOptions, RenderSpec, compose_video
+from compose.assets import AssetSet, load_assets_cached
 from locking import VideoLock
 from metrics import Metrics
 from orders import render_script
@@ -62,6 +63,11 @@ class Production:
     lock_heartbeat_seconds: float = 15
     #: Other formats, subtitles and poster (#14).
     extras: ExtrasOptions = ExtrasOptions()
+
+    def assets(self) -> AssetSet:
+        """The asset set, probed and fully decoded once per version of its files in this process
+        (the worker's parent does it at warm start; every work horse inherits the result)."""
+        return load_assets_cached(self.assets_dir, verified_dir=self.render.template_cache_dir / DECODED_ASSETS)
 
 
 class _Stages:
@@ -191,7 +197,7 @@ def _produce(records: JobRecords, record: JobRecord, conn: Redis, production: Pr
     chain_attempts: list[dict[str, Any]] = []
     try:
         stages.enter('script')
-        assets = load_assets(production.assets_dir, verified_dir=production.render.template_cache_dir / DECODED_ASSETS)
+        assets = production.assets()
         script = render_script(record.order)
         resumed_speech = checkpoints.speech()
         hooks = _Hooks(stages, metrics, checkpoints, script, resumed_speech)

@@ -11,7 +11,7 @@ import papa_noel_config as persona
 from providers.base import Speech, TTSProvider
 from providers.errors import PermanentProviderError, ProviderTimeout
 from providers.speakable import plain_words
-from utils.probe import MediaError, probe
+from utils.probe import MediaError, probe, wav_duration
 from utils.proc import CommandError, CommandTimeout, run
 
 
@@ -46,11 +46,15 @@ class EspeakTTS(TTSProvider):
         ]  # fmt: skip
         try:
             run(args, timeout=self.timeout, stdin=text.encode('utf-8'))
-            info = probe(out)
+            # espeak-ng writes PCM WAV: its header gives the length without starting an ffprobe per order.
+            duration = wav_duration(out)
+            if duration is None:
+                info = probe(out)
+                duration = info.duration if info.has_audio else 0.0
         except CommandTimeout as exc:
             raise ProviderTimeout(self.name, str(exc)) from exc
         except (CommandError, MediaError) as exc:
             raise PermanentProviderError(self.name, str(exc)) from exc
-        if not info.has_audio or info.duration <= 0:
+        if duration <= 0:
             raise PermanentProviderError(self.name, f'{out.name}: produced no audio')
-        return Speech(path=out, duration=info.duration, provider=self.name)
+        return Speech(path=out, duration=duration, provider=self.name)

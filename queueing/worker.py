@@ -32,6 +32,7 @@ from maintenance.reconcile import reconcile_if_due
 from queueing.jobs import current_production, given_settings, use_settings
 from queueing.records import JobRecords
 from queueing.recovery import die_with_parent_after_fork, recover_if_due
+from queueing.warm import start_ending_preparer, warm_start
 from retries import job_retry
 from settings import Settings
 from storage import Storage, build_storage
@@ -157,6 +158,9 @@ def run_workers(conn: Redis, settings: Settings, *, burst: bool = False) -> None
     """Work the queue until stopped (or, with `burst`, until it is empty)."""
     use_settings(settings)
     current_production()  # build once in the parent so every forked horse starts warm
+    template = warm_start(conn, settings)  # the template is ready before the first job is taken
+    if template is not None and not burst:  # a burst ends with its queue: no idle time to use
+        start_ending_preparer(settings, template)
     if settings.worker_count == 1:
         worker = VideoWorker([Queue(settings.queue_name, connection=conn)], connection=conn, settings=settings)
         worker.work(burst=burst, logging_level=settings.log_level, with_scheduler=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import wave
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -121,3 +122,16 @@ def _rate(value: Any) -> float | None:
     except (ValueError, ZeroDivisionError):
         return None
     return float(rate) if rate > 0 else None
+
+
+def wav_duration(path: Path) -> float | None:
+    """Seconds of a PCM WAV file from its header (no ffprobe process), or None when it isn't one."""
+    try:
+        with wave.open(str(path), 'rb') as wav:
+            rate, frames = wav.getframerate(), wav.getnframes()
+    except (OSError, EOFError, wave.Error):
+        return None
+    # A streamed WAV may leave its size fields at the maximum: its header doesn't know its length.
+    if rate <= 0 or frames <= 0 or frames * wav.getsampwidth() * wav.getnchannels() >= 0x7FFFFFF0:
+        return None
+    return round(frames / rate, 6)  # as ffprobe prints it, so nothing downstream sees a difference
