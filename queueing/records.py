@@ -16,6 +16,8 @@ from pydantic import BaseModel, Field
 from redis import Redis
 from redis.client import Pipeline
 
+import ledger
+from ledger import search_index
 from orders.model import Order
 from utils.redis_values import text_dict
 
@@ -84,6 +86,7 @@ class JobRecords:
             },
         )
         self._event(pipe, order.video_id, 'queued', now)
+        search_index.add(pipe, order.video_id, order.parent_email, now)  # dashboard list + search
 
     def get(self, video_id: str) -> JobRecord | None:
         raw = self.conn.hgetall(record_key(video_id))
@@ -200,3 +203,4 @@ class JobRecords:
     def _event(pipe: Pipeline, video_id: str, event: str, now: float) -> None:
         pipe.rpush(timeline_key(video_id), json.dumps({'at': now, 'event': event}))
         pipe.ltrim(timeline_key(video_id), -TIMELINE_MAX, -1)
+        ledger.append(pipe, video_id, event, now)  # the cross-job ledger and its counters (ledger/)
