@@ -62,3 +62,10 @@ METRICS_REDIS_UNAVAILABLE = 'metrics.redis_unavailable'
 WEB_PORT_UNAVAILABLE = 'web.port_unavailable'
 WEB_WORKER_FAILED = 'web.worker_failed'
 HTTP_UNHANDLED_ERROR = 'http.unhandled_error'
+
+# --- Operations (issue #15): alerts, the admin dashboard's actions ---
+ALERT_FIRING = 'alert.firing'
+ALERT_RESOLVED = 'alert.resolved'
+ALERT_NOTIFY_FAILED = 'alert.notify_failed'
+ALERT_EVALUATION_FAILED = 'alert.evaluation_failed'
+ADMIN_ACTION = 'admin.action'

@@ -24,6 +24,9 @@ STREAM_KEY = 'papanoel:ledger'
 EVENT_COUNTS_KEY = 'papanoel:metrics:events'
 #: About this many entries are kept (the `~` lets Redis trim by whole nodes, a few more may stay).
 STREAM_MAXLEN = 100_000
+#: Per-minute counts by kind (`<prefix><epoch minute>`), for "how many in the last N minutes".
+MINUTE_COUNTS_PREFIX = 'papanoel:metrics:events:minute:'
+MINUTE_COUNTS_TTL_SECONDS = 26 * 3600
 MAX_READ = 1000
 
 
@@ -47,6 +50,9 @@ def append(pipe: Pipeline | Redis, video_id: str, event: str, at: float) -> None
     pipe.xadd(STREAM_KEY, {'video_id': video_id, 'event': event, 'at': repr(at)},
               maxlen=STREAM_MAXLEN, approximate=True)  # fmt: skip
     pipe.hincrby(EVENT_COUNTS_KEY, event_kind(event), 1)
+    minute_key = MINUTE_COUNTS_PREFIX + str(int(at // 60))
+    pipe.hincrby(minute_key, event_kind(event), 1)
+    pipe.expire(minute_key, MINUTE_COUNTS_TTL_SECONDS)
 
 
 def read(conn: Redis, since: str = '', limit: int = 100) -> list[LedgerEvent]:
@@ -77,6 +83,21 @@ def follow(conn: Redis, since: str = '$', block_ms: int = 5000) -> Iterator[Ledg
 def event_counts(conn: Redis) -> dict[str, int]:
     raw: Any = conn.hgetall(EVENT_COUNTS_KEY)
     return {text(k): int(v) for k, v in raw.items()}
+
+
+def counts_since(conn: Redis, window_seconds: float, now: float) -> dict[str, int]:
+    """Events by kind in the last `window_seconds`, to the minute (the current minute included)."""
+    last = int(now // 60)
+    first = int((now - window_seconds) // 60) + 1
+    with conn.pipeline(transaction=False) as pipe:
+        for minute in range(first, last + 1):
+            pipe.hgetall(MINUTE_COUNTS_PREFIX + str(minute))
+        buckets: Any = pipe.execute()
+    totals: dict[str, int] = {}
+    for bucket in buckets:
+        for kind, count in bucket.items():
+            totals[text(kind)] = totals.get(text(kind), 0) + int(count)
+    return totals
 
 
 def _event(entry_id: bytes | str, fields: dict[Any, Any]) -> LedgerEvent:

@@ -1,8 +1,9 @@
 """The HTTP half of `make compose-test` (scripts/compose-test.sh brings the stack up first).
 
 Orders a video over HTTP, waits for it, downloads it and checks it with ffprobe; then orders a
-second one, restarts Redis and a worker container under it, and checks that both videos are
-still there: the first still downloadable, the second completed. Every wait polls an observable
+second one, kills Redis (SIGKILL, container removed and made again from the volume) and restarts
+a worker container under it, and checks that both videos are still there: the first still
+downloadable, the second completed. Every wait polls an observable
 state with a deadline, never a fixed sleep.
 """
 
@@ -60,6 +61,8 @@ def order(url: str, name: str) -> str:
 
 def status(url: str, video_id: str) -> dict[str, Any]:
     answer = requests.get(f'{url}/api/videos/{video_id}', timeout=10)
+    if answer.status_code == 404:
+        raise SystemExit(f'compose-test: video {video_id} was LOST (404)')
     answer.raise_for_status()
     result: dict[str, Any] = answer.json()
     if result['state'] == 'failed':
@@ -112,8 +115,11 @@ def main() -> int:
     if appendonly[-1:] != ['yes']:
         raise SystemExit(f'compose-test: Redis runs without AOF: {appendonly}')
     second = order(url, 'Mateo')
-    say('restarting redis')
-    compose(project, 'restart', 'redis')
+    # SIGKILL, then a new container: only the append-only file on the volume can bring the order back.
+    say('killing redis and recreating its container')
+    compose(project, 'kill', '-s', 'SIGKILL', 'redis')
+    compose(project, 'rm', '-f', 'redis')
+    compose(project, 'up', '-d', '--no-deps', 'redis')
     worker = compose(project, 'ps', '-q', 'worker').split()[0]
     say(f'restarting worker container {worker[:12]}')
     subprocess.run(['docker', 'restart', worker], check=True, capture_output=True)
