@@ -19,8 +19,6 @@ from settings import Settings
 from utils.redis_values import text
 
 BREAKER_OPEN_SINCE_KEY = 'papanoel:alerts:breaker_open_since'
-#: Orders waiting for a human's review, by the time they started waiting (the review state's own index).
-REVIEW_INDEX_KEY = 'papanoel:index:review'
 FAILED_ATTEMPT_EVENTS = ('retry_scheduled', 'failed')
 DELIVERY_FAILED_EVENT = 'delivery_failed'
 
@@ -56,15 +54,10 @@ def observe(conn: Redis, settings: Settings, now: float | None = None) -> Observ
         failed_attempts=sum(window.get(kind, 0) for kind in FAILED_ATTEMPT_EVENTS),
         dead_lettered=window.get('dead_lettered', 0),
         delivery_failures=window.get(DELIVERY_FAILED_EVENT, 0),
-        review_oldest_seconds=_review_oldest(conn, now),
+        review_oldest_seconds=figures.review_oldest_seconds,
         breaker_open_seconds=_breaker_open_seconds(conn, figures, now),
         figures=figures,
     )
-
-
-def _review_oldest(conn: Redis, now: float) -> float:
-    oldest: Any = conn.zrange(REVIEW_INDEX_KEY, 0, 0, withscores=True)
-    return max(0.0, now - float(oldest[0][1])) if oldest else 0.0
 
 
 def _breaker_open_seconds(conn: Redis, figures: FleetFigures, now: float) -> dict[str, float]:

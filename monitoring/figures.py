@@ -22,6 +22,10 @@ from deadletter import DeadLetterQueue
 from metrics import Metrics
 from utils.redis_values import text
 
+#: Orders waiting for a human's message review, scored by when they started waiting. The review
+#: hold state (issue #10) keeps it: ZADD when a job enters `review`, ZREM when it is decided.
+REVIEW_INDEX_KEY = 'papanoel:index:review'
+
 
 @dataclass(frozen=True)
 class ProviderFigures:
@@ -46,6 +50,8 @@ class FleetFigures:
     workers: int
     #: Seconds since the freshest worker heartbeat; None when no worker is registered.
     heartbeat_age_seconds: float | None
+    review_waiting: int = 0
+    review_oldest_seconds: float = 0.0
     counters: dict[str, float] = field(default_factory=dict)
     events: dict[str, int] = field(default_factory=dict)
     providers: list[ProviderFigures] = field(default_factory=list)
@@ -80,6 +86,7 @@ def fleet_figures(
                 cost_usd=counters.get(f'provider:{name}:cost_usd', 0),
             )
         )
+    review_waiting, review_oldest = _review(conn, now)
     workers = Worker.all(connection=conn)
     beats = [_epoch(w.last_heartbeat) for w in workers if w.last_heartbeat]
     return FleetFigures(
@@ -91,10 +98,20 @@ def fleet_figures(
         oldest_queued_age_seconds=_oldest_queued_age(conn, queue, now),
         workers=len(workers),
         heartbeat_age_seconds=max(0.0, now - max(beats)) if beats else None,
+        review_waiting=review_waiting,
+        review_oldest_seconds=review_oldest,
         counters=counters,
         events=ledger.event_counts(conn),
         providers=providers,
     )
+
+
+def _review(conn: Redis, now: float) -> tuple[int, float]:
+    with conn.pipeline(transaction=False) as pipe:
+        pipe.zcard(REVIEW_INDEX_KEY)
+        pipe.zrange(REVIEW_INDEX_KEY, 0, 0, withscores=True)
+        count, oldest = pipe.execute()
+    return int(count), max(0.0, now - float(oldest[0][1])) if oldest else 0.0
 
 
 def _oldest_queued_age(conn: Redis, queue: Queue, now: float) -> float:

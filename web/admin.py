@@ -12,10 +12,11 @@ import logging
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 import events
+import ledger
 from deadletter import DeadLetterQueue, UnknownDeadLetter
 from metrics import Metrics
 from queueing.records import JobRecords
@@ -149,3 +150,14 @@ def retry_dead_letter(
         raise ApiError(404, 'dead_letter_not_found', language=request_language(request)) from None
     log.info(events.ADMIN_DLQ_RETRY, extra={'video_id': video_id})
     return {'id': video_id, 'state': 'queued', 'status_url': f'/api/videos/{video_id}'}
+
+
+@router.get('/events', summary='The cross-job event ledger, oldest first, after an entry id')
+def ledger_events(
+    ctx: Admin,
+    since: Annotated[str, Query(pattern=r'^(\d+-\d+)?$', description="Entry id to start after; '' = the newest")] = '',
+    limit: Annotated[int, Query(ge=1, le=ledger.MAX_READ)] = 100,
+) -> JSONResponse:
+    found = ledger.read(ctx.conn, since, limit) if since else ledger.latest(ctx.conn, limit)
+    body = {'events': [e.as_dict() for e in found], 'next': found[-1].id if found else since}
+    return JSONResponse(body, headers={'Cache-Control': 'no-store'})

@@ -100,6 +100,10 @@ class RedisCollector:
         for provider in f.providers:
             breaker.add_metric([provider.name, provider.breaker], 0 if provider.breaker == 'closed' else 1)
         yield breaker
+        yield GaugeMetricFamily(f'{PREFIX}_review_waiting', 'Orders waiting for message review.',
+                                value=f.review_waiting)  # fmt: skip
+        yield GaugeMetricFamily(f'{PREFIX}_review_oldest_waiting_seconds', 'How long the oldest review has waited.',
+                                value=f.review_oldest_seconds)  # fmt: skip
 
         store = Metrics(self.conn)
         yield self._stage_histogram(store.stages())
