@@ -189,6 +189,10 @@ class JobRecords:
         )
         self._event(pipe, video_id, 'retried_from_dead_letter_queue', now)
 
+    def note(self, video_id: str, event: str) -> None:
+        """Add an event to the timeline (and the ledger) without changing the record, e.g. an admin action."""
+        self._update(video_id, time.time(), {}, event=event)
+
     def delete(self, pipe: Pipeline, video_id: str) -> None:
         pipe.delete(record_key(video_id), timeline_key(video_id), checkpoints_key(video_id))
 

@@ -150,6 +150,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         'Ese trabajo no está en la cola de fallidos.',
         'That job is not in the dead-letter queue.',
     ),
+    'action_unavailable': (
+        'Esa acción no está disponible en este servidor.',
+        'That action is not available on this server.',
+    ),
     'invalid_request': ('La petición no es válida.', 'The request is not valid.'),
     'internal_error': (
         'Algo ha fallado por nuestra parte. Inténtalo de nuevo más tarde.',
