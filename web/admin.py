@@ -158,6 +158,7 @@ def retry_dead_letter(
         DeadLetterQueue(ctx.conn).retry(video_id, job_timeout=ctx.settings.job_timeout_seconds, retry=ctx.job_retry)
     except UnknownDeadLetter:
         raise ApiError(404, 'dead_letter_not_found', language=request_language(request)) from None
+    JobRecords(ctx.conn).note(video_id, 'admin:retry')
     log.info(events.ADMIN_DLQ_RETRY, extra={'video_id': video_id})
     return {'id': video_id, 'state': 'queued', 'status_url': f'/api/videos/{video_id}'}
 
