@@ -183,3 +183,26 @@ def test_failure_rate_dead_letters_and_breakers_are_observed(worker_env: dict[st
     later = now + settings.alert_breaker_open_seconds + 1  # the breaker stays open past the threshold
     states = {a.name: a for a in current(redis_conn, settings, later)}
     assert states['PapaNoelBreakerOpen'].firing and states['PapaNoelBreakerOpen'].value > 600
+
+
+def test_a_running_worker_evaluates_the_alerts_in_its_maintenance(
+    worker_env: dict[str, str], redis_conn: Redis, tmp_path: Path
+) -> None:
+    """No cli, no test code evaluating: a real `worker.py` notices and notifies on its own."""
+    from monitoring.figures import REVIEW_INDEX_KEY
+    from tests.workers import FAST_RECOVERY, start_worker, stop, wait_for
+
+    redis_conn.zadd(REVIEW_INDEX_KEY, {'waiting-video': time.time() - 7200})  # held for review for 2 hours
+    with webhook_receiver() as (url, received):
+        env = {**worker_env, **FAST_RECOVERY, 'ALERT_WEBHOOK_URL': url}
+        worker = start_worker(env, log=tmp_path / 'worker.log')
+        try:
+            wait_for(lambda: any('PapaNoelReviewWaiting' in b['text'] for b in received), 60, 0.1,
+                     'the worker to notify the review alert')  # fmt: skip
+            redis_conn.delete(REVIEW_INDEX_KEY)
+            wait_for(lambda: any('[RESOLVED] PapaNoelReviewWaiting' in b['text'] for b in received), 60, 0.1,
+                     'the worker to notify the resolution')  # fmt: skip
+        finally:
+            stop(worker)
+    firing = [b for b in received if '[FIRING] PapaNoelReviewWaiting' in b['text']]
+    assert len(firing) == 1, received  # notified once, however many maintenance passes ran
