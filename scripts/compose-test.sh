@@ -70,9 +70,14 @@ say "base image: $BASE"
 # --- the stack ---------------------------------------------------------------------------------
 export COMPOSE_PROJECT_NAME=$project
 export PAPANOEL_TAG=${PAPANOEL_TAG:-ci}
-# Small, fast renders: the test proves the plumbing, docs/rendering.md the full spec.
-export OUTPUT_WIDTH=180 OUTPUT_HEIGHT=320 X264_PRESET=ultrafast PLACEHOLDER_SIZE=180x320 WORKER_COUNT=1
-export ADMIN_TOKEN=${ADMIN_TOKEN:-$(head -c 18 /dev/urandom | base64 | tr -d '/+=')}
+# The stack's settings file: .env.example plus small, fast renders (the test proves the plumbing,
+# docs/rendering.md the full spec) and an admin token made for this run.
+mkdir -p tmp
+export PAPANOEL_ENV_FILE=tmp/compose-test.env
+{ cat .env.example
+  echo 'OUTPUT_WIDTH=180'; echo 'OUTPUT_HEIGHT=320'; echo 'X264_PRESET=ultrafast'; echo 'WORKER_COUNT=1'
+  echo "ADMIN_TOKEN=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')"; } >"$PAPANOEL_ENV_FILE"
+export PLACEHOLDER_SIZE=180x320
 export WEB_PORT=${WEB_PORT:-$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')}
 say "building images"
 nice -n 10 docker-compose build --quiet >/dev/null 2>&1 || nice -n 10 docker-compose build
