@@ -111,6 +111,11 @@ def main() -> int:
     first = order(url, 'Lucía')
     probe_download(url, completed(url, first), width, height)
 
+    uid = compose(project, 'exec', '-T', 'worker', 'id', '-u').strip()
+    if uid == '0':
+        raise SystemExit('compose-test: the worker runs as root')
+    compose(project, 'exec', '-T', 'worker', 'promtool', 'check', 'rules', 'monitoring/alerts.rules.yml')
+    say(f'worker runs as uid {uid}; promtool in the image checks monitoring/alerts.rules.yml')
     appendonly = compose(project, 'exec', '-T', 'redis', 'redis-cli', 'config', 'get', 'appendonly').split()
     if appendonly[-1:] != ['yes']:
         raise SystemExit(f'compose-test: Redis runs without AOF: {appendonly}')
