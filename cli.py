@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
 from admin import alert_commands, dlq_commands, ops_commands
 from compose.placeholders import render_placeholders
 from orders import OrderError, parse_order
+from orders.model import FieldError
 from queueing.connection import connect
 from queueing.demo import run_demo
 from queueing.enqueue import enqueue_order
@@ -19,6 +20,7 @@ from queueing.records import JobRecords, State
 from retries import job_retry
 from settings import Settings
 from utils.logs import configure_logging
+from web.moderation import moderate
 
 
 def order_options(func: Any) -> Any:
@@ -38,11 +40,21 @@ def order_options(func: Any) -> Any:
 def _order_or_exit(fields: dict[str, Any]) -> Any:
     data = {k: v for k, v in fields.items() if v is not None}
     try:
-        return parse_order({**data, 'consent': True})
+        order = parse_order({**data, 'consent': True})
     except OrderError as exc:
-        for error in exc.errors:
-            click.echo(f'error: {error.field}: {error.message}', err=True)
-        sys.exit(2)
+        _refuse(exc.errors)
+    # What the web refuses, the CLI refuses too: Santa says nothing the checks did not see.
+    refused = moderate(order)
+    if refused:
+        _refuse(refused)
+    return order
+
+
+def _refuse(errors: list[FieldError]) -> NoReturn:
+    # One line per field; the model's texts name bad characters as U+XXXX, so they always print.
+    for error in errors:
+        click.echo(f'error: {error.field}: {error.message}', err=True)
+    sys.exit(2)
 
 
 @click.group()

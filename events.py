@@ -69,3 +69,12 @@ ALERT_RESOLVED = 'alert.resolved'
 ALERT_NOTIFY_FAILED = 'alert.notify_failed'
 ALERT_EVALUATION_FAILED = 'alert.evaluation_failed'
 ADMIN_ACTION = 'admin.action'
+# --- Paid providers (issue #12) ---
+# A job sent a paid request under a new idempotency key after an earlier one (a republished URL, a
+# failed generation): a second charge for the same job, counted in extra['paid_submits'].
+PROVIDER_PAID_CALL_REPEATED = 'provider.paid_call_repeated'
+# --- Human review of messages (issue #10, review/) ---
+ORDER_HELD_FOR_REVIEW = 'order.held_for_review'
+REVIEW_APPROVED = 'review.approved'
+REVIEW_REJECTED = 'review.rejected'
+RENDER_REFUSED_IN_REVIEW = 'job.refused_in_review'

@@ -32,6 +32,13 @@ def main(argv: list[str] | None = None) -> int:
     else:
         for check in report.checks:
             print(f'{"ok  " if check.ok else "FAIL"}  {check.name:<18} {check.detail}')
+            if args.deep and check.name == 'providers':
+                # One line per provider: what its real call proved (or why it failed), and how long it took.
+                for name, entry in check.data.items():
+                    if 'latency_ms' in entry:
+                        failed = 'MISCONFIGURED' if entry['misconfigured'] else 'FAIL'
+                        state = 'ok  ' if entry['reachable'] else failed
+                        print(f'        {name:<16} {state} {entry["latency_ms"]:>7.1f} ms  {entry["detail"]}')
         print('healthy' if report.healthy else 'UNHEALTHY')
     return 0 if report.healthy else 1
 

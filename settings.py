@@ -103,24 +103,27 @@ class Settings(BaseSettings):
     synclabs_model: str = 'lipsync-2'
     # Self-hosted lip-sync servers speaking the Cog HTTP contract (docs/self-hosted-lipsync.md); empty: off.
     musetalk_url: str = ''
-    musetalk_bbox_shift: int = 0
+    musetalk_bbox_shift: int = 0  # ignored: MuseTalk v15 forces bbox_shift=0 (docs/self-hosted-lipsync.md)
     wav2lip_url: str = ''
     # Wav2Lip's weights are licensed for research/non-commercial use only: it stays off unless this is true.
     wav2lip_allow_noncommercial: bool = False
+    # --- HeyGen v3 lip-sync (issue #12): strategy 1 on the HeyGen account (HEYGEN_API_KEY), after Sync Labs.
+    heygen_lipsync: bool = False
+    heygen_lipsync_mode: Literal['speed', 'precision'] = 'speed'
 
     # --- Talking-video providers and S3 storage ---
     # Overall limit of one remote talking-video job (upload, queue, render, download), polled with backoff.
     video_deadline_seconds: float = Field(default=1200, gt=0)
-    # HeyGen: on when the key and an avatar id or a talking-photo id are set (the avatar wins if both are).
+    # HeyGen (API v3): on when the key and an avatar id are set. v3 takes video avatars and photo-avatar
+    # looks alike as `avatar_id`; a talking-photo id is used as one when no avatar id is set.
     heygen_api_key: SecretStr | None = None
     heygen_base_url: str = 'https://api.heygen.com'
-    heygen_upload_url: str = 'https://upload.heygen.com'
+    heygen_upload_url: str = ''  # unused since v3 (assets upload to heygen_base_url); kept so old .env files load
     heygen_avatar_id: str = ''
     heygen_talking_photo_id: str = ''
-    # Shorter side of HeyGen's output, the plan's limit (Free 720, Pro 1080, Scale 2160); the output aspect is kept.
+    # Shorter side of HeyGen's output, the plan's limit (Free 720, Pro 1080, Scale 2160): 720p, 1080p or 4k.
     heygen_max_resolution: int = Field(default=720, ge=128, le=4096)
-    # Watermarked test renders that use no credits.
-    heygen_test_mode: bool = False
+    heygen_test_mode: bool = False  # unused since v3 (no test renders there); kept so old .env files load
     # Higgsfield Speak: on when both halves of the key are set.
     higgsfield_api_key_id: SecretStr | None = None
     higgsfield_api_key_secret: SecretStr | None = None
@@ -179,6 +182,11 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(default=16384, ge=1024)
     # How long an Idempotency-Key is remembered.
     idempotency_ttl_seconds: int = Field(default=86400, ge=60)
+
+    # --- Child safety (issue #10) ---
+    # Human review of messages: off; flagged (an order whose message matches a phrase rule of
+    # review/rules_*.txt waits in state `review` for /admin); all (every order with a message waits).
+    message_review: Literal['off', 'flagged', 'all'] = 'flagged'
 
     log_level: Literal['DEBUG', 'INFO', 'WARNING', 'ERROR'] = 'INFO'
     log_format: Literal['json', 'text'] = 'json'

@@ -18,6 +18,8 @@ from utils.redis_values import text
 
 RECENT_KEY = 'papanoel:index:recent'
 EMAIL_KEY_PREFIX = 'papanoel:index:email:'
+#: Orders held for message review, scored by when they started waiting (the review alert reads it).
+REVIEW_INDEX_KEY = 'papanoel:index:review'
 
 
 def email_key(email: str) -> str:
@@ -29,6 +31,14 @@ def add(pipe: Pipeline | Redis, video_id: str, parent_email: str, created_at: fl
     pipe.zadd(RECENT_KEY, {video_id: created_at})
     if parent_email:
         pipe.zadd(email_key(parent_email), {video_id: created_at})
+
+
+def hold_for_review(pipe: Pipeline | Redis, video_id: str, since: float) -> None:
+    pipe.zadd(REVIEW_INDEX_KEY, {video_id: since})
+
+
+def review_decided(pipe: Pipeline | Redis, video_id: str) -> None:
+    pipe.zrem(REVIEW_INDEX_KEY, video_id)
 
 
 def recent(conn: Redis, offset: int = 0, limit: int = 20) -> list[str]:

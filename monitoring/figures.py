@@ -19,12 +19,9 @@ from rq.utils import str_to_date
 import ledger
 from breakers import BreakerBoard, BreakerState
 from deadletter import DeadLetterQueue
+from ledger.search_index import REVIEW_INDEX_KEY
 from metrics import Metrics
 from utils.redis_values import text
-
-#: Orders waiting for a human's message review, scored by when they started waiting. The review
-#: hold state (issue #10) keeps it: ZADD when a job enters `review`, ZREM when it is decided.
-REVIEW_INDEX_KEY = 'papanoel:index:review'
 
 
 @dataclass(frozen=True)

@@ -172,12 +172,21 @@ def _providers(settings: Settings, conn: Redis, providers: ProviderSet, deep: bo
             if breaker.state is not BreakerState.CLOSED:
                 problems.append(f'{provider.name}: circuit {breaker.state.value}')
             if deep:
-                problem = provider.check_reachable()
-                entry['reachable'] = problem is None
-                if problem:
-                    problems.append(f'{provider.name}: {problem}')
+                # A real authenticated call per provider (providers/base.py check_reachable), timed.
+                seen = provider.reachability()
+                entry.update(reachable=seen.ok, misconfigured=seen.misconfigured, detail=seen.detail,
+                             latency_ms=seen.latency_ms)  # fmt: skip
+                if not seen.ok:
+                    problems.append(f'{provider.name}: {seen.detail}')
             data[provider.name] = entry
     # An open circuit degrades quality (the chain falls back), it does not stop the line: report it, stay healthy.
     unreachable = [p for p in problems if 'circuit' not in p]
+    if deep:
+        lines = [
+            f'{name} ({entry["kind"]}): {"ok" if entry["reachable"] else "FAIL"} {entry["latency_ms"]:.0f} ms, '
+            f'{entry["detail"]}'
+            for name, entry in data.items()
+        ]
+        return Check('providers', not unreachable, '; '.join(lines) or 'none configured', data)
     summary = ', '.join(f'{name} ({entry["kind"]}, {entry["breaker"]})' for name, entry in data.items()) or 'none'
     return Check('providers', not unreachable, '; '.join(problems) or f'configured: {summary}', data)

@@ -131,8 +131,11 @@ def produce_video(video_id: str, conn: Redis, production: Production, *, final_a
     dead-letter queue) or another attempt will follow.
     """
     records = JobRecords(conn)
-    if records.get(video_id) is None:
+    held = records.get(video_id)
+    if held is None:
         raise LookupError(f'no job record for video {video_id}')
+    if _not_to_render(held):
+        return ''
     with video_context(video_id):
         lock = VideoLock(
             conn,
@@ -144,9 +147,20 @@ def produce_video(video_id: str, conn: Redis, production: Production, *, final_a
         with lock:
             record = records.get(video_id)
             assert record is not None
+            if _not_to_render(record):
+                return ''
             if production.storage.exists(video_id):
                 return _already_produced(records, record, conn, production)
             return _produce(records, record, conn, production, final_attempt)
+
+
+def _not_to_render(record: JobRecord) -> bool:
+    """A message waiting for review, or rejected by a reviewer, is never rendered, whatever job
+    arrives for it (a stray RQ job, a requeue by hand): the job ends without touching the record."""
+    if record.state is State.REVIEW or record.review_decision == 'rejected':
+        log.warning(events.RENDER_REFUSED_IN_REVIEW, extra={'video_id': record.video_id})
+        return True
+    return False
 
 
 def _already_produced(records: JobRecords, record: JobRecord, conn: Redis, production: Production) -> str:

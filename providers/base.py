@@ -6,10 +6,13 @@ free. Implementations live one vendor per module and raise only `providers.error
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar
+
+from providers.errors import ProviderError, ProviderMisconfigured
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,16 @@ class Speech:
     duration: float
     provider: str
     alignment: tuple[CharacterTiming, ...] = ()
+
+
+@dataclass(frozen=True)
+class Reachability:
+    """What `health_check.py --deep` reports for one provider."""
+
+    ok: bool
+    detail: str
+    latency_ms: float
+    misconfigured: bool = False
 
 
 class Provider:
@@ -47,12 +60,28 @@ class Provider:
     def close(self) -> None:
         """Release connections; the default holds none."""
 
-    def check_reachable(self) -> str | None:
-        """A cheap call that proves the provider answers (for `health_check.py --deep`).
+    def check_reachable(self) -> str:
+        """A cheap call that proves the provider answers *and accepts our credentials*.
 
-        Returns None when reachable, else what is wrong. Local providers are always reachable.
+        Returns what was proven (e.g. `GET /v3/users/me: 200`); raises a provider error when it
+        fails (`ProviderMisconfigured` for a bad URL, scheme, certificate or key). There is no
+        default: each provider says how it is checked, so nothing is reported "reachable"
+        without a call.
         """
-        return None
+        raise NotImplementedError(f'{type(self).__name__} must implement check_reachable')
+
+    def reachability(self) -> Reachability:
+        """`check_reachable`, timed, as a report line."""
+        started = time.perf_counter()
+        try:
+            detail = self.check_reachable()
+        except ProviderMisconfigured as exc:
+            return Reachability(False, f'misconfigured: {exc.message}', _ms(started), misconfigured=True)
+        except ProviderError as exc:
+            return Reachability(False, exc.message, _ms(started))
+        except NotImplementedError as exc:
+            return Reachability(False, f'no health call: {exc}', _ms(started))
+        return Reachability(True, detail, _ms(started))
 
 
 class TTSProvider(Provider):
@@ -88,3 +117,7 @@ class ProviderSet:
     def close(self) -> None:
         for provider in (*self.tts, *self.lipsync, *self.video):
             provider.close()
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)

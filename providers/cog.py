@@ -24,7 +24,7 @@ from urllib.parse import urljoin
 import requests
 
 from providers.base import LipSyncProvider, Speech
-from providers.errors import PermanentProviderError, ProviderError, TransientProviderError
+from providers.errors import ContentRejected, PermanentProviderError, ProviderError, TransientProviderError
 from providers.http import HttpTimeouts, download_media, json_body, mapped_errors
 from providers.lipsync_inputs import inputs_digest, publish_inputs
 from storage.base import Storage
@@ -32,8 +32,14 @@ from utils.probe import MediaError, probe
 
 DEFAULT_TIMEOUTS = HttpTimeouts()
 _DATA_URI = re.compile(r'^data:(?P<mime>[^;,]*)(?P<b64>;base64)?,(?P<data>.*)$', re.DOTALL)
-# A GPU shared with other work can run out of memory now and succeed later; other failures repeat.
-_TRANSIENT_FAILURES = ('out of memory', 'cuda error', 'timed out')
+# How the predictors of docs/self-hosted-lipsync.md report failures, by the models' own messages:
+# - no face in the footage (Wav2Lip's ValueError('Face not detected! ...'), LatentSync's
+#   RuntimeError("Face not detected"), our MuseTalk sketch's "no face detected in any frame"):
+#   this footage is refused as it is, like a vendor's moderation: ContentRejected;
+# - a GPU shared with other work running out of memory (torch.OutOfMemoryError / "CUDA out of
+#   memory" / "CUDA error: out of memory") can succeed later: transient; other failures repeat.
+_NO_FACE = ('face not detected', 'no face detected', 'face not found')
+_TRANSIENT_FAILURES = ('out of memory', 'outofmemoryerror', 'cuda error', 'timed out')
 
 
 class CogLipSync(LipSyncProvider):
@@ -68,13 +74,13 @@ class CogLipSync(LipSyncProvider):
             raise TransientProviderError(self.name, f'unexpected health-check answer: {str(body)[:200]}')
         return status
 
-    def check_reachable(self) -> str | None:
-        try:
-            status = self.health()
-        except ProviderError as exc:
-            return exc.message
+    def check_reachable(self) -> str:
+        """`GET /health-check` (our own server: no key to prove, but the URL and the model's state)."""
+        status = self.health()
         # BUSY is a healthy server running another prediction; STARTING, SETUP_FAILED, ... are not ready.
-        return None if status in ('READY', 'BUSY') else f'health-check status {status}'
+        if status not in ('READY', 'BUSY'):
+            raise TransientProviderError(self.name, f'health-check status {status}')
+        return f'GET /health-check: {status}'
 
     def sync(self, video: Path, speech: Speech, workdir: Path) -> Path:
         key = inputs_digest(video, speech, self.name, repr(sorted(self.extra_input.items())))
@@ -96,11 +102,7 @@ class CogLipSync(LipSyncProvider):
     def _output(self, prediction: dict[str, Any], dest: Path) -> Path:
         status = prediction.get('status')
         if status != 'succeeded':
-            error = str(prediction.get('error') or f'status {status!r}')
-            if status == 'failed' and not any(hint in error.lower() for hint in _TRANSIENT_FAILURES):
-                # e.g. "Face not detected": the same footage fails the same way.
-                raise PermanentProviderError(self.name, f'prediction failed: {error[:300]}')
-            raise TransientProviderError(self.name, f'prediction did not succeed: {error[:300]}')
+            raise self._failure(status, str(prediction.get('error') or f'status {status!r}'))
         output = prediction.get('output')
         if isinstance(output, list) and len(output) == 1:
             output = output[0]  # predictors declared to return list[Path]
@@ -111,6 +113,14 @@ class CogLipSync(LipSyncProvider):
         return download_media(
             self.name, self._session, urljoin(self.url + '/', output), dest, self.timeouts, want_video=True
         )
+
+    def _failure(self, status: object, error: str) -> ProviderError:
+        lowered = error.lower()
+        if status == 'failed' and any(hint in lowered for hint in _NO_FACE):
+            return ContentRejected(self.name, f'prediction failed, no face in the footage: {error[:300]}')
+        if status != 'failed' or any(hint in lowered for hint in _TRANSIENT_FAILURES):
+            return TransientProviderError(self.name, f'prediction did not succeed: {error[:300]}')
+        return PermanentProviderError(self.name, f'prediction failed: {error[:300]}')
 
     def _save_data_uri(self, uri: str, dest: Path) -> Path:
         """Cog inlines output files as data URIs when it has no upload URL configured."""

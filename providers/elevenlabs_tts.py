@@ -29,12 +29,14 @@ from providers.base import CharacterTiming, Speech, TTSProvider
 from providers.errors import (
     PermanentProviderError,
     ProviderError,
+    ProviderMisconfigured,
     ProviderRateLimited,
     ProviderTimeout,
     QuotaExhausted,
     TransientProviderError,
 )
 from providers.http import HttpTimeouts, retry_after_seconds
+from providers.speakable import plain_words
 from utils.probe import MediaError, MediaInfo, probe
 from utils.proc import CommandError, run
 
@@ -91,17 +93,20 @@ class ElevenLabsTTS(TTSProvider):
         # Another voice id or voice setting makes other audio: it must not come back from the cache.
         return {'provider': self.name, 'voice_id': self.voice_id, 'voice': dataclasses.asdict(self.voice)}
 
-    def check_reachable(self) -> str | None:
+    def check_reachable(self) -> str:
         """Fetch Papá Noel's voice: proves the key, the voice id and the route in one cheap GET."""
         try:
             self._client.voices.get(self.voice_id, request_options=NO_SDK_RETRIES)
         except ApiError as exc:
-            return self._mapped(exc).message
-        except (ParsingError, httpx.HTTPError) as exc:
-            return f'{type(exc).__name__}: {exc}'
-        return None
+            raise self._mapped(exc) from exc
+        except ParsingError as exc:
+            raise TransientProviderError(self.name, f'unexpected answer: {str(exc)[:200]}') from exc
+        except httpx.HTTPError as exc:
+            raise self._transport(exc) from exc
+        return 'GET /v1/voices/{voice_id}: 200 (key and voice accepted)'
 
     def synthesize(self, text: str, language: str, workdir: Path) -> Speech:
+        text = plain_words(text)  # read as words only: no phonemes, tags or SSML (issue #10)
         if language not in persona.LANGUAGES:
             raise PermanentProviderError(self.name, f'no voice for language {language!r}')
         response = self._request(text, language)
@@ -145,28 +150,43 @@ class ElevenLabsTTS(TTSProvider):
             raise self._mapped(exc) from exc
         except ParsingError as exc:
             raise TransientProviderError(self.name, f'unexpected answer: {str(exc)[:200]}') from exc
-        except httpx.TimeoutException as exc:
-            raise ProviderTimeout(self.name, f'timed out: {exc!r}') from exc
         except httpx.HTTPError as exc:
-            raise TransientProviderError(self.name, f'request failed: {exc!r}') from exc
+            raise self._transport(exc) from exc
+
+    def _transport(self, exc: httpx.HTTPError) -> ProviderError:
+        if isinstance(exc, httpx.TimeoutException):
+            return ProviderTimeout(self.name, f'timed out: {exc!r}')
+        # A bad ELEVENLABS_BASE_URL (no or unknown scheme, malformed) or a certificate that does not
+        # verify fails the same way every time: configuration, not weather.
+        if isinstance(exc, httpx.UnsupportedProtocol | httpx.InvalidURL) or 'CERTIFICATE_VERIFY_FAILED' in str(exc):
+            return ProviderMisconfigured(self.name, f'{exc!r}')
+        return TransientProviderError(self.name, f'request failed: {exc!r}')
 
     def _mapped(self, exc: ApiError) -> ProviderError:
-        """An SDK error into our tree; the body is {"detail": {"status": ..., "message": ...}}."""
-        code = exc.status_code or 0
+        """An SDK error into our tree. Both documented bodies are read (errors page, 2026-12-01):
+        the current `{"detail": {"type", "code", "message", "request_id", "param"}}` and the older
+        `{"detail": {"status", "message"}}`; FastAPI's 422 has `detail` as a list."""
+        http = exc.status_code or 0
         detail = exc.body.get('detail') if isinstance(exc.body, dict) else None
-        status = str(detail.get('status', '')) if isinstance(detail, dict) else ''
-        text = f'HTTP {code} {status}: {str(detail if detail is not None else exc.body)[:300]}'
-        if 200 <= code < 300:
+        fields = detail if isinstance(detail, dict) else {}
+        code = str(fields.get('code') or fields.get('status') or '')
+        kind = str(fields.get('type') or '')
+        text = f'HTTP {http} {code}: {str(detail if detail is not None else exc.body)[:300]}'
+        if 200 <= http < 300:
             return TransientProviderError(self.name, f'malformed answer: {str(exc.body)[:200]!r}')
-        if status == 'quota_exceeded' or code == 402:
+        # quota_exceeded comes as a 401: checked before the status says "auth".
+        if code in _QUOTA_CODES or http == 402:
             return QuotaExhausted(self.name, text)
-        if code == 429:
-            # too_many_concurrent_requests (over the plan's concurrency) and system_busy alike: wait, retry.
+        if http == 429 or code in _RATE_LIMIT_CODES:
+            # Over the plan's concurrency (concurrent_limit_exceeded / too_many_concurrent_requests),
+            # over the rate (rate_limit_exceeded) or system_busy alike: wait, retry.
             headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
             return ProviderRateLimited(self.name, text, _retry_after(headers))
-        if code in (408, 409) or code >= 500:
+        if http in (401, 403) or code in _AUTH_CODES or kind in ('authentication_error', 'authorization_error'):
+            return ProviderMisconfigured(self.name, text)
+        if http in (408, 409) or http >= 500:
             return TransientProviderError(self.name, text)
-        # 401 invalid_api_key, 400 voice_not_found / max_character_limit_exceeded, 422 validation.
+        # 400 voice_not_found / max_character_limit_exceeded, 422 validation_error.
         return PermanentProviderError(self.name, text)
 
     def _to_wav(self, raw: Path, out: Path) -> MediaInfo:
@@ -198,6 +218,13 @@ class ElevenLabsTTS(TTSProvider):
             log.warning(events.PROVIDER_ALIGNMENT_DROPPED, extra={'provider': self.name, 'characters': len(chars)})
             return ()
         return tuple(CharacterTiming(c, float(s), float(e)) for c, s, e in zip(chars, starts, ends, strict=True))
+
+
+_QUOTA_CODES = frozenset({'quota_exceeded', 'insufficient_credits'})
+_RATE_LIMIT_CODES = frozenset(
+    {'rate_limit_exceeded', 'concurrent_limit_exceeded', 'too_many_concurrent_requests', 'system_busy'}
+)
+_AUTH_CODES = frozenset({'invalid_api_key', 'missing_api_key', 'unauthorized'})
 
 
 def _retry_after(headers: dict[str, str]) -> float | None:

@@ -5,6 +5,8 @@
      │    ├── ProviderTimeout
      │    └── ProviderRateLimited  429; carries the server's Retry-After when it sent one
      ├── PermanentProviderError    will fail again as asked (auth, validation, bad media)
+     │    ├── ProviderMisconfigured  our side is wrong: bad/missing URL, scheme, TLS, 401/403 key
+     │    └── IdempotencyConflict    the vendor saw this Idempotency-Key with another body
      ├── ContentRejected           the provider refused this content (moderation)
      └── QuotaExhausted            credits or plan used up until someone pays
 
@@ -45,3 +47,18 @@ class ContentRejected(ProviderError):
 
 class QuotaExhausted(ProviderError):
     pass
+
+
+class ProviderMisconfigured(PermanentProviderError):
+    """A configuration fault (URL, scheme, TLS, credentials): retrying the same settings cannot help.
+
+    Health reports it as "misconfigured" rather than "unreachable".
+    """
+
+
+class IdempotencyConflict(PermanentProviderError):
+    """The vendor refused an Idempotency-Key it had seen with a different request body.
+
+    Permanent for that key: the client may move to a fresh key only when it knows the earlier
+    generation under it is terminal and failed (otherwise a second one would be paid for).
+    """

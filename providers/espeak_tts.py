@@ -10,6 +10,7 @@ from typing import Any
 import papa_noel_config as persona
 from providers.base import Speech, TTSProvider
 from providers.errors import PermanentProviderError, ProviderTimeout
+from providers.speakable import plain_words
 from utils.probe import MediaError, probe
 from utils.proc import CommandError, CommandTimeout, run
 
@@ -24,7 +25,12 @@ class EspeakTTS(TTSProvider):
     def cache_identity(self) -> dict[str, Any]:
         return {'provider': self.name, 'voice': dataclasses.asdict(self.voice)}
 
+    def check_reachable(self) -> str:
+        """Local: no key to prove; the health check's espeak-ng check runs the binary itself."""
+        return 'local: no remote call'
+
     def synthesize(self, text: str, language: str, workdir: Path) -> Speech:
+        text = plain_words(text)  # read as words only: no phonemes, tags or SSML (issue #10)
         if language not in self.voice.voices:
             raise PermanentProviderError(self.name, f'no voice for language {language!r}')
         out = workdir / f'speech-{self.name}-{uuid.uuid4().hex[:8]}.wav'

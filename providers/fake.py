@@ -26,6 +26,9 @@ class _Scripted:
         self.failures = list(failures)
         self.calls = 0
 
+    def check_reachable(self) -> str:
+        return 'local fake: nothing to call'
+
     def _next_call(self) -> None:
         self.calls += 1
         if self.failures:

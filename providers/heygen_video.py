@@ -1,14 +1,18 @@
-"""HeyGen (v2/v1 API, raw HTTP: there is no official Python SDK): Papá Noel's avatar speaking our audio.
+"""HeyGen API v3 (providers/heygen_api.py): Papá Noel's avatar speaking our audio.
 
-Upload the speech as an asset, ask for a video whose voice is that asset, poll its status,
-download the result. Only the audio goes to HeyGen; the script (a child's name and message)
-is never sent, not even as the video title.
+Upload the speech once per job (`POST /v3/assets`), ask for an avatar video voiced by that
+asset (`POST /v3/videos`, type `avatar`), poll `GET /v3/videos/{id}` (pending, processing,
+completed, failed with failure_code/failure_message), download the result. Only the audio goes
+to HeyGen; the script (a child's name and message) is never sent, not even as the title: the
+title is a digest of the request, which is how a retry finds the video it already paid for
+when the create's answer was lost (v3 writes take no Idempotency-Key).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,43 +20,29 @@ import requests
 
 import events
 from providers.base import Speech
-from providers.errors import (
-    ContentRejected,
-    PermanentProviderError,
-    ProviderError,
-    ProviderRateLimited,
-    ProviderTimeout,
-    QuotaExhausted,
-    TransientProviderError,
-)
-from providers.http import MAX_ERROR_BODY, HttpTimeouts, retry_after_seconds
-from providers.media import file_digest, to_wav
+from providers.errors import ProviderError, TransientProviderError
+from providers.heygen_api import DEFAULT_BASE_URL, PENDING, HeyGenApi, Outcome, envelope_error, failure
+from providers.http import HttpTimeouts
+from providers.job_state import JobState, body_digest
+from providers.media import to_wav
 from providers.polling import PollPolicy
-from providers.remote_video import (
-    DEFAULT_POLL,
-    DEFAULT_TIMEOUTS,
-    RemoteVideoProvider,
-    dig,
-    digest,
-    looks_rejected,
-)
+from providers.remote_video import DEFAULT_POLL, DEFAULT_TIMEOUTS, RemoteVideoProvider, dig
 
 log = logging.getLogger(__name__)
 
-PENDING = frozenset({'pending', 'waiting', 'processing'})
-# HeyGen's dimension bounds, per side.
-MIN_SIDE, MAX_SIDE = 128, 4096
+# v3 `resolution` values by their short side, and the `aspect_ratio` values it accepts.
+RESOLUTIONS = ((2160, '4k'), (1080, '1080p'), (720, '720p'))
+ASPECT_RATIOS = {(16, 9): '16:9', (9, 16): '9:16', (4, 5): '4:5', (5, 4): '5:4', (1, 1): '1:1'}
 
 
-def fit_dimension(output: tuple[int, int], max_short_side: int) -> tuple[int, int]:
-    """The output's aspect with its shorter side at most the plan's limit, in even pixels within bounds."""
+def fit_resolution(output: tuple[int, int], max_short_side: int) -> tuple[str, str]:
+    """(resolution, aspect_ratio) for our output within the plan's limit: never above either."""
+    short = min(min(output), max_short_side)
+    resolution = next((name for side, name in RESOLUTIONS if side <= short), '720p')
     width, height = output
-    scale = min(1.0, max_short_side / min(width, height))
-
-    def side(value: int) -> int:
-        return max(MIN_SIDE, min(MAX_SIDE, int(value * scale) // 2 * 2))
-
-    return side(width), side(height)
+    ratio = width / height
+    aspect = min(ASPECT_RATIOS, key=lambda wh: abs(wh[0] / wh[1] - ratio))
+    return resolution, ASPECT_RATIOS[aspect]
 
 
 class HeyGenVideo(RemoteVideoProvider):
@@ -62,118 +52,110 @@ class HeyGenVideo(RemoteVideoProvider):
         self,
         api_key: str,
         *,
-        avatar_id: str = '',
-        talking_photo_id: str = '',
-        dimension: tuple[int, int] = (720, 1280),
-        base_url: str = 'https://api.heygen.com',
-        upload_url: str = 'https://upload.heygen.com',
-        test_mode: bool = False,
+        avatar_id: str,
+        resolution: str = '720p',
+        aspect_ratio: str = '9:16',
+        base_url: str = DEFAULT_BASE_URL,
         timeouts: HttpTimeouts = DEFAULT_TIMEOUTS,
         poll: PollPolicy = DEFAULT_POLL,
         session: requests.Session | None = None,
     ) -> None:
-        if not (avatar_id or talking_photo_id):
-            raise ValueError('HeyGen needs an avatar id or a talking-photo id')
+        if not avatar_id:
+            raise ValueError('HeyGen needs an avatar id (a video avatar or a photo-avatar look)')
         super().__init__(timeouts=timeouts, poll=poll, session=session)
-        self.auth = {'X-Api-Key': api_key}
-        self.character: dict[str, Any] = (
-            {'type': 'avatar', 'avatar_id': avatar_id, 'avatar_style': 'normal'}
-            if avatar_id
-            else {'type': 'talking_photo', 'talking_photo_id': talking_photo_id}
-        )
-        self.dimension = dimension
-        self.base_url = base_url.rstrip('/')
-        self.upload_url = upload_url.rstrip('/')
-        self.test_mode = test_mode
+        self.avatar_id = avatar_id
+        self.resolution = resolution
+        self.aspect_ratio = aspect_ratio
+        self.api = HeyGenApi(self.name, api_key, base_url, timeouts, self.session)
+
+    @property
+    def timeouts(self) -> HttpTimeouts:
+        return self._timeouts
+
+    @timeouts.setter
+    def timeouts(self, value: HttpTimeouts) -> None:
+        # One setting for every call, the API's included (tests and ops change it on a live provider).
+        self._timeouts = value
+        if 'api' in self.__dict__:
+            self.api.timeouts = value
 
     def vendor_error(self, response: requests.Response) -> ProviderError | None:
-        if response.status_code < 400:
-            return None
-        text = response.text[:MAX_ERROR_BODY]
-        detail = f'HTTP {response.status_code}: {text}'
-        lowered = text.lower()
-        if 'insufficient_credit' in lowered or 'insufficient credit' in lowered or 'quota' in lowered:
-            return QuotaExhausted(self.name, detail)
-        # The v1/v2 API answers a hit request limit with a 400, not a 429: it is worth waiting, not giving up.
-        if response.status_code == 400 and ('request limit' in lowered or 'rate_limit' in lowered):
-            return ProviderRateLimited(self.name, detail, retry_after_seconds(response.headers.get('Retry-After')))
-        return super().vendor_error(response)
+        return envelope_error(self.name, response)
+
+    def check_reachable(self) -> str:
+        return self.api.me()
 
     def generate(self, speech: Speech, script: str, language: str, workdir: Path) -> Path:
         deadline_at = time.monotonic() + self.poll.deadline
+        state = JobState(workdir, self.name)
         audio = self._audio(speech, workdir)
-        key = digest(file_digest(audio), repr(self.character), repr(self.dimension), str(self.test_mode))
-        video_id = self.job_for(key, lambda: self._submit(audio, key))
-        try:
-            url = self.wait_for(lambda: self._status(video_id), deadline_at)
-            clip = self.download(url, workdir / f'heygen-{video_id}.mp4')
-        except ProviderTimeout:
-            self.forget(key)  # a job past its deadline is not worth resuming
-            raise
-        except TransientProviderError:
-            raise  # keep the job: a retry downloads it again (status gives fresh links)
-        except ProviderError:
-            self.forget(key)
-            raise
-        self.forget(key)
+        body = {
+            'type': 'avatar',
+            'avatar_id': self.avatar_id,
+            'audio_asset_id': self.api.asset(state, audio),
+            'resolution': self.resolution,
+            'aspect_ratio': self.aspect_ratio,
+        }
+        request = body_digest(body)
+        body['title'] = key = f'papa-noel-{request[:32]}-g{state.fresh_start(request)}'
+        video_id = self._video_for(state, key, body)
+        # Past the deadline (ProviderTimeout) the video is still HeyGen's: the next attempt resumes it.
+        outcome = self.wait_for(self._check(video_id), deadline_at)
+        if outcome.error is not None:
+            state.mark_terminal(key, 'failed', failed=True)
+            state.start_fresh(request)  # a failed video stays failed: a new attempt is a new video
+            raise outcome.error
+        url = outcome.url
+        state.mark_terminal(key, 'completed', failed=False)
+        clip = self.download(url, workdir / f'heygen-{video_id}.mp4')  # status gives fresh links on a retry
         log.info(events.PROVIDER_JOB_COMPLETED, extra={'provider': self.name, 'job_id': video_id})
         return clip
 
+    def _video_for(self, state: JobState, key: str, body: dict[str, Any]) -> str:
+        known = state.generation(key)
+        if known is not None:
+            video_id = known.get('id') or self.api.find_by_title('/v3/videos', key, 'id')
+            if video_id:
+                log.info(events.PROVIDER_JOB_RESUMED, extra={'provider': self.name, 'job_id': video_id})
+                state.remember_generation(key, video_id)
+                return str(video_id)
+        state.submitting(key)
+        answer = self.api.call('POST', '/v3/videos', json=body)
+        video_id = dig(answer, 'data', 'video_id')
+        if not isinstance(video_id, str) or not video_id:
+            raise TransientProviderError(self.name, f'create answered without data.video_id: {str(answer)[:120]}')
+        state.remember_generation(key, video_id)
+        log.info(events.PROVIDER_JOB_SUBMITTED, extra={'provider': self.name, 'job_id': video_id})
+        return video_id
+
     def _audio(self, speech: Speech, workdir: Path) -> Path:
-        # HeyGen takes MP3 or WAV (our TTS providers name their files by format); anything else
+        # v3 assets take MP3 and WAV (our TTS providers name their files by format); anything else
         # (say, Ogg from a future TTS) becomes WAV first.
         if speech.path.suffix.lower() in ('.mp3', '.wav'):
             return speech.path
         return to_wav(self.name, speech.path, workdir / f'heygen-{speech.path.stem}.wav')[0]
 
-    def _submit(self, audio: Path, key: str) -> str:
-        content_type = 'audio/mpeg' if audio.suffix.lower() == '.mp3' else 'audio/wav'
-        asset = self.call_json(
-            'POST',
-            f'{self.upload_url}/v1/asset',
-            data=audio.read_bytes(),
-            headers={**self.auth, 'Content-Type': content_type},
-        )
-        asset_id = dig(asset, 'data', 'id')
-        if not isinstance(asset_id, str) or not asset_id:
-            raise TransientProviderError(self.name, f'asset upload answered without data.id: {str(asset)[:120]}')
-        body = {
-            'video_inputs': [{'character': self.character, 'voice': {'type': 'audio', 'audio_asset_id': asset_id}}],
-            'dimension': {'width': self.dimension[0], 'height': self.dimension[1]},
-            'test': self.test_mode,
-            'title': f'papa-noel-{key[:12]}',
-        }
-        answer = self.call_json('POST', f'{self.base_url}/v2/video/generate', json=body, headers=self.auth)
-        video_id = dig(answer, 'data', 'video_id')
-        if isinstance(video_id, str) and video_id:
-            return video_id
-        error = dig(answer, 'error')
-        if error:
-            raise self._failure(error)
-        raise TransientProviderError(self.name, f'generate answered without data.video_id: {str(answer)[:120]}')
+    def _check(self, video_id: str) -> Callable[[], Outcome | None]:
+        def check() -> Outcome | None:
+            status = self._status(video_id)
+            if status is None:
+                return None
+            return Outcome(error=status) if isinstance(status, ProviderError) else Outcome(url=status)
 
-    def _status(self, video_id: str) -> str | None:
-        """The video's URL once completed; None while HeyGen is still at it."""
-        answer = self.call_json(
-            'GET', f'{self.base_url}/v1/video_status.get', params={'video_id': video_id}, headers=self.auth
-        )
-        status = dig(answer, 'data', 'status')
+        return check
+
+    def _status(self, video_id: str) -> str | ProviderError | None:
+        """The video's URL once completed, the error it failed with, or None while HeyGen is at it."""
+        data = dig(self.api.call('GET', f'/v3/videos/{video_id}'), 'data')
+        status = dig(data, 'status')
         if status in PENDING:
             return None
         if status == 'completed':
-            url = dig(answer, 'data', 'video_url')
+            url = dig(data, 'video_url')
             if not isinstance(url, str) or not url:
                 raise TransientProviderError(self.name, f'video {video_id} completed without a video_url')
             return url
         if status == 'failed':
-            raise self._failure(dig(answer, 'data', 'error') or 'failed without a reason')
+            return failure(self.name, f'video {video_id}', data)
         # An unknown status ends no job: keep polling until the deadline, which reports it.
         raise TransientProviderError(self.name, f'video {video_id}: unexpected status {status!r}')
-
-    def _failure(self, error: Any) -> ProviderError:
-        text = str(error)[:MAX_ERROR_BODY]
-        if looks_rejected(text):
-            return ContentRejected(self.name, text)
-        if 'credit' in text.lower() or 'quota' in text.lower():
-            return QuotaExhausted(self.name, text)
-        return PermanentProviderError(self.name, text)

@@ -18,6 +18,7 @@ from providers.errors import (
     ContentRejected,
     PermanentProviderError,
     ProviderError,
+    ProviderMisconfigured,
     ProviderRateLimited,
     ProviderTimeout,
     QuotaExhausted,
@@ -26,6 +27,15 @@ from providers.errors import (
 from utils.probe import MediaError, probe
 
 MAX_ERROR_BODY = 300
+# Faults of our settings, not of the network: the same URL, scheme or certificate fails every time.
+CONFIGURATION_ERRORS: tuple[type[requests.RequestException], ...] = (
+    requests.exceptions.MissingSchema,
+    requests.exceptions.InvalidSchema,
+    requests.exceptions.InvalidURL,
+    requests.exceptions.URLRequired,
+    requests.exceptions.InvalidHeader,
+    requests.exceptions.SSLError,
+)
 
 
 @dataclass(frozen=True)
@@ -63,6 +73,9 @@ def error_for_status(provider: str, response: requests.Response) -> ProviderErro
         return ProviderRateLimited(provider, detail, retry_after_seconds(response.headers.get('Retry-After')))
     if status == 402:
         return QuotaExhausted(provider, detail)
+    if status in (401, 403):
+        # A wrong or revoked key: every retry gets the same answer until someone fixes the settings.
+        return ProviderMisconfigured(provider, detail)
     if status in (408, 409, 423, 425) or status >= 500:
         return TransientProviderError(provider, detail)
     if status == 451:
@@ -77,6 +90,9 @@ def mapped_errors(provider: str) -> Iterator[None]:
         yield
     except ProviderError:
         raise
+    except CONFIGURATION_ERRORS as exc:
+        # Checked before ConnectionError: SSLError is one, and a certificate does not fix itself.
+        raise ProviderMisconfigured(provider, f'{type(exc).__name__}: {exc}') from exc
     except requests.Timeout as exc:
         raise ProviderTimeout(provider, f'timed out: {exc}') from exc
     except requests.ConnectionError as exc:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from providers.base import Speech
 from providers.errors import PermanentProviderError
+from providers.job_state import JobState
 from storage.base import Storage, StorageError
 from utils.probe import MediaError, probe
 from utils.proc import CommandError, run
@@ -63,19 +64,38 @@ def fit_video(provider: str, video: Path, seconds: float, out: Path) -> Path:
 
 
 def publish_inputs(
-    provider: str, storage: Storage, video: Path, speech: Speech, workdir: Path, *, key: str, expires_seconds: int
+    provider: str,
+    storage: Storage,
+    video: Path,
+    speech: Speech,
+    workdir: Path,
+    *,
+    key: str,
+    expires_seconds: int,
+    state: JobState | None = None,
 ) -> PublishedInputs:
-    """Fit the footage to the speech and publish both; names derive from `key`, so a retry overwrites them."""
-    fitted = fit_video(provider, video, speech.duration, workdir / f'{provider}-input-{key[:16]}.mp4')
+    """Fit the footage to the speech and publish both; names derive from `key`, so a retry overwrites them.
+
+    With the job's `state`, each input is published once per job: a retry gets the URLs of the
+    first attempt back (while they stay valid), so the request body, and the vendor's
+    idempotency key derived from it, stay the same.
+    """
     stem = f'lipsync-{key[:32]}'
+    video_name, audio_name = f'{stem}-video.mp4', f'{stem}-audio{speech.path.suffix}'
+    if state is not None:
+        video_url, audio_url = state.published(video_name, key), state.published(audio_name, key)
+        if video_url and audio_url:
+            return PublishedInputs(key=key, video_url=video_url, audio_url=audio_url)
+    fitted = fit_video(provider, video, speech.duration, workdir / f'{provider}-input-{key[:16]}.mp4')
     try:
-        video_url = storage.publish(fitted, name=f'{stem}-video.mp4', expires_seconds=expires_seconds)
-        audio_url = storage.publish(
-            speech.path, name=f'{stem}-audio{speech.path.suffix}', expires_seconds=expires_seconds
-        )
+        video_url = storage.publish(fitted, name=video_name, expires_seconds=expires_seconds)
+        audio_url = storage.publish(speech.path, name=audio_name, expires_seconds=expires_seconds)
     except StorageError as exc:
         # Without URLs no remote provider can run; retrying will not configure the storage.
         raise PermanentProviderError(provider, f'cannot publish media for the provider: {exc}') from exc
+    if state is not None:
+        state.remember_published(video_name, key, video_url, expires_seconds)
+        state.remember_published(audio_name, key, audio_url, expires_seconds)
     return PublishedInputs(key=key, video_url=video_url, audio_url=audio_url)
 
 

@@ -21,7 +21,6 @@ class MuseTalkLipSync(CogLipSync):
         *,
         timeouts: HttpTimeouts = DEFAULT_TIMEOUTS,
         deadline: float = 900.0,
-        bbox_shift: int = 0,
     ) -> None:
-        # bbox_shift moves the mouth region up (negative) or down (positive); 0 suits most faces.
-        super().__init__(url, storage, timeouts=timeouts, deadline=deadline, extra_input={'bbox_shift': bbox_shift})
+        # No bbox_shift: MuseTalk v15 forces it to 0 (scripts/inference.py), so sending it changed nothing.
+        super().__init__(url, storage, timeouts=timeouts, deadline=deadline)

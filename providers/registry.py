@@ -14,7 +14,8 @@ import papa_noel_config as persona
 from providers import wav2lip_lipsync
 from providers.base import LipSyncProvider, ProviderSet, TalkingVideoProvider, TTSProvider
 from providers.espeak_tts import EspeakTTS
-from providers.heygen_video import HeyGenVideo, fit_dimension
+from providers.heygen_lipsync import HeyGenLipSync
+from providers.heygen_video import HeyGenVideo, fit_resolution
 from providers.higgsfield_video import HiggsfieldVideo
 from providers.http import HttpTimeouts
 from providers.musetalk_lipsync import MuseTalkLipSync
@@ -83,6 +84,18 @@ def configured_lipsync(settings: Settings, storage: Storage) -> tuple[LipSyncPro
                 poll=_poll(settings, deadline),
             )
         )
+    heygen_key = settings.heygen_api_key.get_secret_value() if settings.heygen_api_key else ''
+    if heygen_key and settings.heygen_lipsync:
+        providers.append(
+            HeyGenLipSync(
+                heygen_key,
+                storage,
+                mode=settings.heygen_lipsync_mode,
+                base_url=settings.heygen_base_url,
+                timeouts=timeouts,
+                poll=_poll(settings, deadline),
+            )
+        )
     if settings.musetalk_url:
         providers.append(
             MuseTalkLipSync(
@@ -90,7 +103,6 @@ def configured_lipsync(settings: Settings, storage: Storage) -> tuple[LipSyncPro
                 storage,
                 timeouts=timeouts,
                 deadline=deadline,
-                bbox_shift=settings.musetalk_bbox_shift,
             )
         )
     if settings.wav2lip_url and settings.wav2lip_allow_noncommercial:
@@ -113,16 +125,16 @@ def configured_video(settings: Settings, storage: Storage) -> tuple[TalkingVideo
     poll = _poll(settings, settings.video_deadline_seconds)
     providers: list[TalkingVideoProvider] = []
     heygen_key = settings.heygen_api_key.get_secret_value() if settings.heygen_api_key else ''
-    if heygen_key and (settings.heygen_avatar_id or settings.heygen_talking_photo_id):
+    avatar_id = settings.heygen_avatar_id or settings.heygen_talking_photo_id
+    if heygen_key and avatar_id:
+        resolution, aspect_ratio = fit_resolution(settings.output_size, settings.heygen_max_resolution)
         providers.append(
             HeyGenVideo(
                 heygen_key,
-                avatar_id=settings.heygen_avatar_id,
-                talking_photo_id=settings.heygen_talking_photo_id,
-                dimension=fit_dimension(settings.output_size, settings.heygen_max_resolution),
+                avatar_id=avatar_id,
+                resolution=resolution,
+                aspect_ratio=aspect_ratio,
                 base_url=settings.heygen_base_url,
-                upload_url=settings.heygen_upload_url,
-                test_mode=settings.heygen_test_mode,
                 timeouts=timeouts,
                 poll=poll,
             )

@@ -1,6 +1,6 @@
 """What the HTTP talking-video clients share: one session, timeouts on every call, vendor errors
-mapped at the boundary, polling under one deadline for the whole `generate`, and remembering
-the remote job of an input so a retried call resumes it instead of paying for a second render.
+mapped at the boundary, polling under one deadline for the whole `generate`. Which remote job a
+retried call resumes is kept per job in providers/job_state.py.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from typing import Any, TypeVar
 
 import requests
 
-import events
 from providers.base import TalkingVideoProvider
 from providers.errors import ProviderError, ProviderTimeout
 from providers.http import HttpTimeouts, download_media, error_for_status, json_body, mapped_errors
@@ -61,8 +60,6 @@ class RemoteVideoProvider(TalkingVideoProvider):
         # No credentials on the session: they go on each API call, so media downloads from a
         # vendor's CDN or presigned bucket URL never carry our API key to a third party.
         self.session = session or requests.Session()
-        # Input digest -> remote job id, for this process. Cleared once the job ends either way.
-        self._jobs: dict[str, str] = {}
 
     def close(self) -> None:
         self.session.close()
@@ -82,20 +79,6 @@ class RemoteVideoProvider(TalkingVideoProvider):
 
     def download(self, url: str, dest: Path) -> Path:
         return download_media(self.name, self.session, url, dest, self.timeouts, want_video=True)
-
-    def job_for(self, key: str, submit: Callable[[], str]) -> str:
-        """The remote job for input `key`: the one a failed earlier call left running, or a new one."""
-        job = self._jobs.get(key)
-        if job is not None:
-            log.info(events.PROVIDER_JOB_RESUMED, extra={'provider': self.name, 'job_id': job})
-            return job
-        job = submit()
-        self._jobs[key] = job
-        log.info(events.PROVIDER_JOB_SUBMITTED, extra={'provider': self.name, 'job_id': job})
-        return job
-
-    def forget(self, key: str) -> None:
-        self._jobs.pop(key, None)
 
     def wait_for(self, check: Callable[[], T | None], deadline_at: float) -> T:
         """Poll `check` with backoff until it returns, within what is left of the call's deadline."""

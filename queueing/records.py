@@ -30,6 +30,8 @@ class State(StrEnum):
     PROCESSING = 'processing'
     COMPLETED = 'completed'
     FAILED = 'failed'
+    #: Accepted, held for a person to read its message (review/): never rendered until approved.
+    REVIEW = 'review'
 
 
 class StageTimes(BaseModel):
@@ -54,6 +56,13 @@ class JobRecord(BaseModel):
     attempt: int = 0
     #: One entry per failed attempt: attempt, stage, provider, error_type, message, at.
     errors: list[dict[str, Any]] = Field(default_factory=list)
+    # --- Human review of the message (issue #10, review/) ---
+    #: The phrase rules that held the order ('all' when MESSAGE_REVIEW=all).
+    review_flags: list[str] = Field(default_factory=list)
+    #: '' (never held, or still waiting), 'approved' or 'rejected'.
+    review_decision: str = ''
+    #: The reviewer's words to the parent when rejected.
+    review_reason: str = ''
 
 
 def record_key(video_id: str) -> str:
@@ -72,21 +81,39 @@ class JobRecords:
     def __init__(self, conn: Redis) -> None:
         self.conn = conn
 
-    def create(self, pipe: Pipeline, order: Order) -> None:
-        """Write a new queued record inside the caller's transaction (see queueing.enqueue)."""
+    def create(self, pipe: Pipeline, order: Order, *, review_flags: list[str] | None = None) -> None:
+        """Write a new queued record inside the caller's transaction (see queueing.enqueue); with
+        `review_flags`, a record held in review instead (see review/)."""
         now = time.time()
-        pipe.hset(
-            record_key(order.video_id),
-            mapping={
-                'video_id': order.video_id,
-                'order': order.model_dump_json(),
-                'state': State.QUEUED.value,
-                'created_at': now,
-                'updated_at': now,
-            },
-        )
-        self._event(pipe, order.video_id, 'queued', now)
+        held = review_flags is not None
+        mapping: dict[str, str | float] = {
+            'video_id': order.video_id,
+            'order': order.model_dump_json(),
+            'state': (State.REVIEW if held else State.QUEUED).value,
+            'created_at': now,
+            'updated_at': now,
+        }
+        if held:
+            mapping['review_flags'] = json.dumps(review_flags)
+        pipe.hset(record_key(order.video_id), mapping=mapping)  # type: ignore[arg-type]
+        event = f'held_for_review: {", ".join(review_flags or [])}' if held else 'queued'
+        self._event(pipe, order.video_id, event, now)
         search_index.add(pipe, order.video_id, order.parent_email, now)  # dashboard list + search
+        if held:
+            search_index.hold_for_review(pipe, order.video_id, now)  # the review-waiting alert reads it
+
+    def decide_review(self, pipe: Pipeline, video_id: str, *, approved: bool, reason: str = '') -> None:
+        """A reviewer's decision, inside the caller's transaction: approved -> queued, rejected -> failed."""
+        now = time.time()
+        mapping: dict[str, str | float] = {
+            'state': (State.QUEUED if approved else State.FAILED).value,
+            'review_decision': 'approved' if approved else 'rejected',
+            'review_reason': reason,
+            'updated_at': now,
+        }
+        pipe.hset(record_key(video_id), mapping=mapping)  # type: ignore[arg-type]
+        self._event(pipe, video_id, 'review_approved' if approved else 'review_rejected', now)
+        search_index.review_decided(pipe, video_id)
 
     def get(self, video_id: str) -> JobRecord | None:
         raw = self.conn.hgetall(record_key(video_id))
@@ -113,6 +140,9 @@ class JobRecords:
             error=fields.get('error', ''),
             attempt=int(fields.get('attempt', 0)),
             errors=json.loads(fields.get('errors', '[]')),
+            review_flags=json.loads(fields.get('review_flags', '[]')),
+            review_decision=fields.get('review_decision', ''),
+            review_reason=fields.get('review_reason', ''),
         )
 
     def timeline(self, video_id: str) -> list[dict[str, Any]]:

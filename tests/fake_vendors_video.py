@@ -1,5 +1,6 @@
-"""Local fake servers speaking the talking-video vendors' documented contracts (HeyGen v2/v1 and
-Higgsfield Speak; /work/shared/reference/provider-contracts.md sections 3 and 4).
+"""Local fake servers speaking the talking-video vendors' documented contracts (HeyGen v3 and
+Higgsfield Speak; /work/shared/reference/provider-contracts.md sections 3 and 4, each fake's
+own docstring cites the vendor source and the date its contract was read).
 
 Each fake runs on its own threaded loopback pytest-httpserver and has a `mode` that switches
 one failure on: 429 with and without Retry-After, 5xx, answers slower than the client's read
@@ -25,6 +26,8 @@ import requests
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from tests.fake_vendor_charges import ChargeLedger, lost_answer
+from tests.fake_vendors_tts_lipsync import lipsynced_clip
 from utils.probe import MediaError, probe
 from utils.proc import run
 
@@ -58,6 +61,8 @@ class Job:
     polls: int = 0
     clip: Path | None = None
     body: Any = None
+    #: Its terminal answer once reached: a finished job stays as it ended, whatever the mode says later.
+    final: dict[str, Any] | None = None
 
 
 @dataclass
@@ -138,92 +143,194 @@ class _Fake:
 
 
 class FakeHeyGen(_Fake):
-    """`POST /upload/v1/asset` (the upload host), `POST /v2/video/generate`, `GET /v1/video_status.get`."""
+    """HeyGen API v3 only: `POST /v3/assets`, `POST|GET /v3/videos`, `GET /v3/videos/{id}`,
+    `POST|GET /v3/lipsyncs`, `GET /v3/lipsyncs/{id}`, `GET /v3/users/me`.
+
+    Contract read 2026-12-01: heygen-com/heygen-cli @7699a8ee gen/video.go, gen/lipsync.go,
+    gen/asset.go, gen/user.go (request and response schemas), internal/client/retry.go (429 with
+    Retry-After), executor.go (error envelope {"error": {code, message, param, doc_url}}; writes
+    take no idempotency key); developers.heygen.com endpoint-version-comparison (v1/v2 retired
+    1 Nov 2026: no v1/v2 route exists here, so a client calling one fails).
+    A video or lip-sync job is charged when created; the list endpoints show each job's title,
+    which is how a client finds a job whose create answer was lost.
+    """
 
     api_key = 'heygen-test-key'
+    RESOLUTIONS = ('4k', '1080p', '720p')
+    ASPECTS = ('16:9', '9:16', '4:5', '5:4', '1:1', 'auto')
 
     def __post_init__(self) -> None:
         super().__post_init__()
         self.assets: dict[str, Path] = {}
-        self.server.expect_request('/upload/v1/asset', method='POST').respond_with_handler(self._upload)
-        self.server.expect_request('/v2/video/generate', method='POST').respond_with_handler(self._generate)
-        self.server.expect_request('/v1/video_status.get', method='GET').respond_with_handler(self._status)
+        self.ledger = ChargeLedger()
+        self.lipsyncs: dict[str, Job] = {}
+        route = self.server.expect_request
+        route('/v3/assets', method='POST').respond_with_handler(self._upload)
+        route('/v3/videos', method='POST').respond_with_handler(self._create_video)
+        route('/v3/videos', method='GET').respond_with_handler(lambda r: self._list(r, self.jobs))
+        route(re.compile(r'^/v3/videos/[\w-]+$'), method='GET').respond_with_handler(
+            lambda r: self._status(r, self.jobs)
+        )
+        route('/v3/lipsyncs', method='POST').respond_with_handler(self._create_lipsync)
+        route('/v3/lipsyncs', method='GET').respond_with_handler(lambda r: self._list(r, self.lipsyncs))
+        route(re.compile(r'^/v3/lipsyncs/[\w-]+$'), method='GET').respond_with_handler(
+            lambda r: self._status(r, self.lipsyncs)
+        )
+        route('/v3/users/me', method='GET').respond_with_handler(self._me)
 
-    @property
-    def upload_url(self) -> str:
-        return self.url('/upload')
+    @staticmethod
+    def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
+        envelope = {'code': code, 'message': message, 'param': None, 'doc_url': f'https://docs.heygen.com/{code}'}
+        return _json({'error': envelope}, status, headers)
 
     def _unauthorized(self, request: Request) -> Response | None:
         if request.headers.get('X-Api-Key') != self.api_key:
-            return _json({'error': {'code': 'unauthorized', 'message': 'Invalid API key'}}, 401)
+            return self._error(401, 'unauthorized', 'Invalid API key')
         return None
+
+    def _transport_fault(self) -> Response | None:
+        """v3 answers: the envelope, and 429 with the standard retry headers."""
+        if self.mode == '429':
+            return self._error(429, 'rate_limit_exceeded', 'Too many requests', {'Retry-After': '7'})
+        if self.mode == '429-no-retry-after':
+            return self._error(429, 'rate_limit_exceeded', 'Too many requests')
+        if self.mode == '429-reset':
+            return self._error(429, 'rate_limit_exceeded', 'Too many requests', {'RateLimit-Reset': '5'})
+        if self.mode == 'insufficient-credit':
+            # The code, not the status, says quota: the fake answers 400 (the status is not documented).
+            return self._error(400, 'insufficient_credit', 'Insufficient credit')
+        if self.mode == 'validation':
+            return self._error(400, 'validation_error', 'avatar_id is not a valid avatar')
+        return super()._transport_fault()
+
+    def _me(self, request: Request) -> Response:
+        self._seen(request)
+        if (refused := self._unauthorized(request)) is not None:
+            return refused
+        wallet = {'currency': 'usd', 'remaining_balance': 12.5}
+        user = {'username': 'santa', 'email': None, 'first_name': None, 'last_name': None}
+        return _json({'data': {**user, 'billing_type': 'wallet', 'wallet': wallet}})
 
     def _upload(self, request: Request) -> Response:
         self._seen(request)
         if (refused := self._unauthorized(request)) is not None:
             return refused
-        suffix = {'audio/wav': '.wav', 'audio/mpeg': '.mp3'}.get(request.content_type or '')
-        if suffix is None:
-            return _json({'code': 400, 'message': f'unsupported content type {request.content_type}'}, 400)
+        upload = request.files.get('file')
+        if upload is None:
+            return self._error(400, 'validation_error', 'multipart field file is required')
+        suffix = Path(upload.filename or '').suffix.lower()
+        if suffix not in ('.wav', '.mp3', '.mp4', '.webm', '.png', '.jpg', '.jpeg'):
+            return self._error(400, 'validation_error', f'unsupported file type {suffix}')
+        data = upload.read()
+        if len(data) > 32 * 1024 * 1024:
+            return self._error(413, 'payload_too_large', 'files are limited to 32 MB')
         asset_id = self._new_id('asset')
         path = self.files / f'{asset_id}{suffix}'
-        path.write_bytes(request.get_data())
+        path.write_bytes(data)
         try:
             probe(path)
         except MediaError:
-            return _json({'code': 400, 'message': 'corrupt file'}, 400)
+            return self._error(400, 'validation_error', 'corrupt file')
         self.assets[asset_id] = path
-        return _json({'code': 100, 'data': {'id': asset_id, 'url': self.url(f'/media/{path.name}'),
-                                            'file_type': 'audio'}, 'msg': None, 'message': None})  # fmt: skip
+        return _json({'data': {'asset_id': asset_id, 'url': self.url(f'/media/{path.name}')}})
 
-    def _generate(self, request: Request) -> Response:
+    def _charge(self, job: Job, jobs: dict[str, Job], body: Any) -> bool:
+        """Create and bill the job; True when the switch says its answer is lost."""
+        with self._lock:
+            jobs[job.id] = job
+        self.ledger.charge(None, body, job.id)
+        return self.ledger.lose_this_answer()
+
+    def _create_video(self, request: Request) -> Response:
         self._seen(request)
         if (refused := self._unauthorized(request)) is not None:
             return refused
         if (fault := self._transport_fault()) is not None:
             return fault
-        if self.mode == 'request-limit':
-            return _json({'error': {'code': 400, 'message': 'You have hit the request limit'}, 'data': None}, 400)
-        if self.mode == 'insufficient-credit':
-            return _json({'error': {'code': 'insufficient_credit', 'message': 'Insufficient credit'}}, 400)
         body = request.get_json(silent=True) or {}
-        scene = (body.get('video_inputs') or [{}])[0]
-        voice = scene.get('voice') or {}
-        character = scene.get('character') or {}
-        dimension = body.get('dimension') or {}
-        if voice.get('type') != 'audio' or voice.get('audio_asset_id') not in self.assets:
-            return _json({'error': {'message': 'Either `audio_url` or `audio_asset_id` needs to be provided.'}}, 400)
-        if character.get('type') not in ('avatar', 'talking_photo'):
-            return _json({'error': {'message': 'character.type is invalid'}}, 400)
-        if not all(128 <= int(dimension.get(side, 0)) <= 4096 for side in ('width', 'height')):
-            return _json({'error': {'message': 'dimension out of range'}}, 400)
-        job = Job(self._new_id('video'), self.assets[voice['audio_asset_id']], body=body)
-        self.jobs[job.id] = job
-        return _json({'error': None, 'data': {'video_id': job.id}})
+        if body.get('type') != 'avatar' or not body.get('avatar_id'):
+            return self._error(400, 'validation_error', 'type must be avatar with an avatar_id')
+        if body.get('audio_asset_id') not in self.assets:
+            return self._error(400, 'validation_error', 'audio_asset_id: no such asset')
+        resolution, aspect = body.get('resolution', '1080p'), body.get('aspect_ratio', '16:9')
+        if resolution not in self.RESOLUTIONS or aspect not in self.ASPECTS:
+            return self._error(400, 'validation_error', 'resolution or aspect_ratio not supported')
+        job = Job(self._new_id('video'), self.assets[body['audio_asset_id']], body=body)
+        if self._charge(job, self.jobs, body):
+            return lost_answer()
+        return _json({'data': {'video_id': job.id, 'status': 'waiting', 'output_format': 'mp4'}})
 
-    def _status(self, request: Request) -> Response:
+    def _create_lipsync(self, request: Request) -> Response:
+        self._seen(request)
+        if (refused := self._unauthorized(request)) is not None:
+            return refused
+        if (fault := self._transport_fault()) is not None:
+            return fault
+        body = request.get_json(silent=True) or {}
+        video, audio = body.get('video') or {}, body.get('audio') or {}
+        if video.get('type') != 'url' or audio.get('type') != 'url':
+            return self._error(400, 'validation_error', 'video and audio are required ({type: url, url})')
+        if body.get('mode', 'speed') not in ('speed', 'precision'):
+            return self._error(400, 'validation_error', 'mode must be speed or precision')
+        job = Job(self._new_id('lipsync'), Path(), body=body)
+        if self._charge(job, self.lipsyncs, body):
+            return lost_answer()
+        return _json({'data': {'lipsync_id': job.id}})
+
+    def _list(self, request: Request, jobs: dict[str, Job]) -> Response:
+        self._seen(request)
+        if (refused := self._unauthorized(request)) is not None:
+            return refused
+        items = [{'id': job.id, 'title': job.body.get('title'), 'status': 'processing'} for job in jobs.values()]
+        return _json({'data': items[::-1], 'has_more': False, 'next_token': None})
+
+    def _status(self, request: Request, jobs: dict[str, Job]) -> Response:
         self._seen(request)
         if (refused := self._unauthorized(request)) is not None:
             return refused
         if (fault := self._poll_fault()) is not None:
             return fault
-        job = self.jobs.get(request.args.get('video_id', ''))
+        job = jobs.get(Path(request.path).name)
         if job is None:
-            return _json({'code': 404, 'message': 'video not found', 'data': None}, 404)
-        data: dict[str, Any] = {'id': job.id, 'video_url': None, 'error': None}
-        if self._still_working(job):
-            data['status'] = ('waiting', 'pending', 'processing')[min(job.polls, 3) - 1]
+            return self._error(404, 'not_found', 'video not found')
+        data: dict[str, Any] = {'id': job.id, 'title': job.body.get('title'), 'video_url': None,
+                                'failure_code': None, 'failure_message': None}  # fmt: skip
+        if job.final is not None:
+            data.update(job.final)
+        elif self._still_working(job):
+            data['status'] = 'pending' if job.polls == 1 else 'processing'
         elif self.mode == 'failed':
-            data.update(status='failed', error={'code': 40009, 'message': 'Avatar render crashed'})
+            data.update(status='failed', failure_code='avatar_render_error', failure_message='Avatar render crashed')
+        elif self.mode == 'failed-transient':
+            data.update(status='failed', failure_code='internal_error', failure_message='Internal error, retry')
         elif self.mode == 'moderation':
-            data.update(status='failed', error={'code': 40105, 'message': 'Content moderation: input rejected'})
+            data.update(status='failed', failure_code='content_moderation', failure_message='Input rejected')
         else:
-            data.update(status='completed', video_url=self.url(f'/media/{self._clip(job).name}'), duration=None)
-        return _json({'code': 100, 'data': data, 'message': 'Success'})
+            data.update(status='completed', video_url=self.url(f'/media/{self._render(job).name}'), duration=None)
+        if data['status'] in ('completed', 'failed'):
+            job.final = {k: data[k] for k in ('status', 'video_url', 'failure_code', 'failure_message')}
+        return _json({'data': data})
+
+    def _render(self, job: Job) -> Path:
+        if job.id.startswith('video'):
+            return self._clip(job)
+        with self._lock:
+            if job.clip is None:
+                out = self.files / f'{job.id}.mp4'
+                job.clip = lipsynced_clip(job.body['video']['url'], job.body['audio']['url'], out)
+            return job.clip
 
 
 class FakeHiggsfield(_Fake):
-    """`POST /v1/speak/higgsfield` and `GET /v1/job-sets/<id>`; it fetches the image and audio URLs."""
+    """`POST /v1/speak/higgsfield` and `GET /v1/job-sets/<id>`; it fetches the image and audio URLs.
+
+    Contract read 2026-12-01: official JS SDK higgsfield-ai/higgsfield-js src/v2/types.ts and
+    README (Speak body, WAV only, 5/10/15 s), docs.higgsfield.ai authentication (hf-api-key +
+    hf-secret, `Authorization: Key id:secret` also accepted; 401 {"detail":"Invalid credentials"}),
+    docs.higgsfield.ai/docs/concepts/idempotency (same key + other body -> 422; a replay returns
+    the original job, terminal ones included, and is not charged), rate-limits and capacity
+    pages (400 concurrent-requests detail; 429 account_queue_full with Retry-After).
+    """
 
     key_id = 'hf-id'
     key_secret = 'hf-secret'
@@ -232,13 +339,17 @@ class FakeHiggsfield(_Fake):
         super().__post_init__()
         self.by_idempotency: dict[str, tuple[str, Any]] = {}
         self.fetched_audio: list[Path] = []
+        self.ledger = ChargeLedger()
         self.server.expect_request('/v1/speak/higgsfield', method='POST').respond_with_handler(self._speak)
         self.server.expect_request(re.compile(r'^/v1/job-sets/[\w-]+$'), method='GET').respond_with_handler(
             self._job_set
         )
 
     def _unauthorized(self, request: Request) -> Response | None:
-        if request.headers.get('Authorization') != f'Key {self.key_id}:{self.key_secret}':
+        pair = (request.headers.get('hf-api-key'), request.headers.get('hf-secret'))
+        if pair != (self.key_id, self.key_secret) and (
+            request.headers.get('Authorization') != f'Key {self.key_id}:{self.key_secret}'
+        ):
             return _json({'detail': 'Invalid credentials'}, 401)
         return None
 
@@ -268,7 +379,7 @@ class FakeHiggsfield(_Fake):
                 job_id, first_body = self.by_idempotency[key]
                 if first_body != body:
                     return _json({'detail': 'Idempotency-Key reused with different parameters'}, 422)
-                return _json(self._public(self.jobs[job_id]))
+                return _json(self._public(self.jobs[job_id]))  # a replay: the original job, not charged
         problem, audio = self._validate(body.get('params') or {})
         if problem:
             return _json({'detail': problem}, 422)
@@ -277,6 +388,9 @@ class FakeHiggsfield(_Fake):
         self.jobs[job.id] = job
         if key is not None:
             self.by_idempotency[key] = (job.id, body)
+        self.ledger.charge(key, body, job.id)
+        if self.ledger.lose_this_answer():
+            return lost_answer()
         return _json(self._public(job))
 
     def _validate(self, params: dict[str, Any]) -> tuple[str, Path | None]:
@@ -315,8 +429,12 @@ class FakeHiggsfield(_Fake):
         job = self.jobs.get(Path(request.path).name)
         if job is None:
             return _json({'detail': 'Not found'}, 404)
+        if job.final is not None:  # a terminal job keeps its identity (and its answer)
+            return _json(self._public(job, job.final['status'], job.final['url']))
         if self._still_working(job):
             return _json(self._public(job, 'queued' if job.polls == 1 else 'in_progress'))
         if self.mode in ('failed', 'nsfw', 'canceled'):
+            job.final = {'status': self.mode, 'url': None}
             return _json(self._public(job, self.mode))
-        return _json(self._public(job, 'completed', self.url(f'/media/{self._clip(job).name}')))
+        job.final = {'status': 'completed', 'url': self.url(f'/media/{self._clip(job).name}')}
+        return _json(self._public(job, 'completed', job.final['url']))

@@ -189,7 +189,7 @@ def test_a_running_worker_evaluates_the_alerts_in_its_maintenance(
     worker_env: dict[str, str], redis_conn: Redis, tmp_path: Path
 ) -> None:
     """No cli, no test code evaluating: a real `worker.py` notices and notifies on its own."""
-    from monitoring.figures import REVIEW_INDEX_KEY
+    from ledger.search_index import REVIEW_INDEX_KEY
     from tests.workers import FAST_RECOVERY, start_worker, stop, wait_for
 
     redis_conn.zadd(REVIEW_INDEX_KEY, {'waiting-video': time.time() - 7200})  # held for review for 2 hours

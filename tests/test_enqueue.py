@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from redis import Redis
 from rq import Queue
 
@@ -72,3 +73,25 @@ def test_cli_refuses_bad_input_naming_fields_and_enqueues_nothing(
     assert 'Traceback' not in done.stderr
     assert Queue(QUEUE, connection=redis_conn).count == 0
     assert not redis_conn.keys('papanoel:*')
+
+
+@pytest.mark.parametrize(
+    ('args', 'field'),
+    [
+        (['--name', b'Luc\xed\xa0\x80a'.decode('utf-8', 'surrogateescape')], 'child_name'),
+        (['--name', 'Lucía', '--message', "[[p'ut@]]"], 'message'),
+        (['--name', 'Lucía', '--message', 'eres una p u t a'], 'message'),
+        (['--name', 'Маria'], 'child_name'),
+        (['--name', 'Lucía', '--email', 'Mamá <mama@example.com>'], 'parent_email'),
+    ],
+)
+def test_cli_refuses_hostile_input_with_one_clear_line(
+    redis_conn: Redis, worker_env: dict[str, str], args: list[str], field: str
+) -> None:
+    done = cli('enqueue', '--age', '5', *args, env={**worker_env, 'QUEUE_NAME': QUEUE})
+    assert done.returncode == 2, done.stderr
+    # (a JSON log line may come too, on stderr like every log)
+    lines = [line for line in done.stderr.splitlines() if not line.startswith('{')]
+    assert len(lines) == 1 and lines[0].startswith(f'error: {field}: '), done.stderr
+    assert 'Traceback' not in done.stderr
+    assert not redis_conn.keys('papanoel:video:*')

@@ -12,6 +12,7 @@ from providers.errors import (
     ContentRejected,
     PermanentProviderError,
     ProviderError,
+    ProviderMisconfigured,
     ProviderRateLimited,
     ProviderTimeout,
     QuotaExhausted,
@@ -59,8 +60,9 @@ def test_retry_after_date_in_the_past_means_now() -> None:
     ('status', 'error'),
     [
         (400, PermanentProviderError),
-        (401, PermanentProviderError),
+        (401, ProviderMisconfigured),
         (402, QuotaExhausted),
+        (403, ProviderMisconfigured),
         (404, PermanentProviderError),
         (408, TransientProviderError),
         (409, TransientProviderError),
@@ -104,6 +106,11 @@ def test_json_body_of_malformed_json_is_transient() -> None:
         (requests.ConnectTimeout('slow'), ProviderTimeout),
         (requests.ConnectionError('refused'), TransientProviderError),
         (requests.exceptions.ChunkedEncodingError('cut'), TransientProviderError),
+        # Configuration, never retried: they fail the same way until someone fixes the settings.
+        (requests.exceptions.MissingSchema('no scheme'), ProviderMisconfigured),
+        (requests.exceptions.InvalidSchema('gopher'), ProviderMisconfigured),
+        (requests.exceptions.InvalidURL('bad'), ProviderMisconfigured),
+        (requests.exceptions.SSLError('CERTIFICATE_VERIFY_FAILED'), ProviderMisconfigured),
     ],
 )
 def test_mapped_errors_turns_transport_failures_into_provider_errors(
@@ -193,3 +200,41 @@ def test_poll_timeout_names_the_last_transient_error() -> None:
 
     with pytest.raises(ProviderTimeout, match='HTTP 503 busy'):
         poll_until('vendor', check, POLICY, sleep=time.sleep, clock=time.clock)
+
+
+# --- deep health: no provider is "reachable" without a call ----------------------------------------
+
+
+def test_a_provider_without_a_health_call_is_not_reported_reachable() -> None:
+    from providers.base import TalkingVideoProvider
+
+    class Bare(TalkingVideoProvider):
+        name = 'bare'
+
+    report = Bare().reachability()
+    assert not report.ok and 'no health call' in report.detail
+
+
+def test_every_provider_module_implements_its_own_health_call() -> None:
+    import importlib
+    import pkgutil
+
+    import providers
+    from providers.base import Provider
+
+    for module in pkgutil.iter_modules(providers.__path__):
+        importlib.import_module(f'providers.{module.name}')
+    concrete: list[type[Provider]] = []
+    stack: list[type[Provider]] = [Provider]
+    while stack:
+        cls = stack.pop()
+        stack.extend(cls.__subclasses__())
+        # RemoteVideoProvider is the shared HTTP plumbing of HeyGen and Higgsfield, not a provider.
+        if cls.__module__.startswith('providers.') and cls.__module__ not in (
+            'providers.base',
+            'providers.remote_video',
+        ):
+            concrete.append(cls)
+    assert len(concrete) >= 8
+    for cls in concrete:
+        assert 'check_reachable' in {k for c in cls.__mro__ if c is not Provider for k in vars(c)}, cls

@@ -99,7 +99,7 @@ def test_strategy_2_elevenlabs_and_heygen(
 ) -> None:
     heygen = FakeHeyGen(vendor, tmp_path / 'heygen')
     env = {**remote_env, 'HEYGEN_API_KEY': heygen.api_key, 'HEYGEN_TALKING_PHOTO_ID': 'santa-photo',
-           'HEYGEN_BASE_URL': heygen.url(), 'HEYGEN_UPLOAD_URL': heygen.upload_url}  # fmt: skip
+           'HEYGEN_BASE_URL': heygen.url()}  # fmt: skip
     order, output = produce(redis_conn, env, 'Mateo')
     record = JobRecords(redis_conn).get(order.video_id)
     assert record is not None

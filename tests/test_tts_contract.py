@@ -19,6 +19,7 @@ from providers.elevenlabs_tts import ElevenLabsTTS
 from providers.errors import (
     PermanentProviderError,
     ProviderError,
+    ProviderMisconfigured,
     ProviderRateLimited,
     ProviderTimeout,
     QuotaExhausted,
@@ -166,33 +167,65 @@ def test_elevenlabs_gives_httpx_separate_connect_and_read_timeouts(
 # --- ElevenLabs: failures mapped into our error tree -------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ('mode', 'error'),
-    [
-        ('rate_limited', ProviderRateLimited),
-        ('system_busy', ProviderRateLimited),
-        ('unauthorized', PermanentProviderError),
-        ('quota', QuotaExhausted),
-        ('server_error', TransientProviderError),
-        ('malformed', TransientProviderError),
-        ('bad_audio', TransientProviderError),
-        ('slow', ProviderTimeout),
-    ],
-)
+ELEVENLABS_FAILURES: list[tuple[str, type[ProviderError]]] = [
+    ('rate_limited', ProviderRateLimited),  # concurrency limit
+    ('rate_limit', ProviderRateLimited),  # request rate
+    ('system_busy', ProviderRateLimited),
+    ('unauthorized', ProviderMisconfigured),
+    ('quota', QuotaExhausted),  # an HTTP 401 whose code says quota: not an auth error
+    ('validation', PermanentProviderError),
+    ('server_error', TransientProviderError),
+    ('malformed', TransientProviderError),
+    ('bad_audio', TransientProviderError),
+    ('slow', ProviderTimeout),
+]
+
+
+# Both documented error bodies: the current detail{type, code, ...} and the older detail{status, ...}.
+@pytest.mark.parametrize('shape', ['current', 'legacy'])
+@pytest.mark.parametrize(('mode', 'error'), ELEVENLABS_FAILURES)
 def test_elevenlabs_failure_maps_to_error_class(
-    mode: str, error: type[ProviderError], eleven: ElevenLabsTTS, eleven_server: FakeElevenLabs, tmp_path: Path
+    mode: str,
+    error: type[ProviderError],
+    shape: str,
+    eleven: ElevenLabsTTS,
+    eleven_server: FakeElevenLabs,
+    tmp_path: Path,
 ) -> None:
     eleven_server.mode = mode
+    eleven_server.shape = shape
     with pytest.raises(error) as raised:
         eleven.synthesize(TEXT['es'], 'es', tmp_path)
     assert type(raised.value) is error  # not merely a subclass: Transient must not pass for a timeout
     assert raised.value.provider == 'elevenlabs'
 
 
+@pytest.mark.parametrize('shape', ['current', 'legacy'])
+def test_elevenlabs_rate_limits_carry_the_servers_wait(
+    shape: str, eleven: ElevenLabsTTS, eleven_server: FakeElevenLabs, tmp_path: Path
+) -> None:
+    eleven_server.shape = shape
+    eleven_server.mode = 'rate_limit'
+    with pytest.raises(ProviderRateLimited) as raised:
+        eleven.synthesize(TEXT['es'], 'es', tmp_path)
+    assert raised.value.retry_after == 1.5  # retry-after-ms
+    assert 'rate_limit_exceeded' in raised.value.message
+
+
+def test_elevenlabs_current_concurrency_code_is_named(
+    eleven: ElevenLabsTTS, eleven_server: FakeElevenLabs, tmp_path: Path
+) -> None:
+    eleven_server.mode = 'rate_limited'
+    with pytest.raises(ProviderRateLimited) as raised:
+        eleven.synthesize(TEXT['es'], 'es', tmp_path)
+    assert raised.value.retry_after == 7 and 'concurrent_limit_exceeded' in raised.value.message
+
+
 def test_elevenlabs_429_carries_retry_after_and_is_not_retried_by_the_sdk(
     eleven: ElevenLabsTTS, eleven_server: FakeElevenLabs, tmp_path: Path
 ) -> None:
     eleven_server.mode = 'rate_limited'
+    eleven_server.shape = 'legacy'
     started = time.monotonic()
     with pytest.raises(ProviderRateLimited) as raised:
         eleven.synthesize(TEXT['es'], 'es', tmp_path)
@@ -232,11 +265,19 @@ def test_elevenlabs_unreachable_is_transient(tmp_path: Path) -> None:
 
 
 def test_elevenlabs_reachability_checks_key_and_voice(eleven: ElevenLabsTTS, eleven_server: FakeElevenLabs) -> None:
-    assert eleven.check_reachable() is None
+    assert eleven.reachability().ok
     assert eleven_server.calls('GET', '/v1/voices/')[0].path == '/v1/voices/VOICE1'
     eleven_server.mode = 'unauthorized'
-    problem = eleven.check_reachable()
-    assert problem is not None and 'invalid_api_key' in problem
+    report = eleven.reachability()
+    assert not report.ok and report.misconfigured and 'invalid_api_key' in report.detail
+
+
+@pytest.mark.parametrize('url', ['', 'api.elevenlabs.io', 'ftp://127.0.0.1/'])
+def test_elevenlabs_bad_base_url_is_misconfigured_not_retried(url: str, tmp_path: Path) -> None:
+    with closing(ElevenLabsTTS('k', 'V', base_url=url, timeouts=FAST)) as tts:
+        with pytest.raises(ProviderMisconfigured):
+            tts.synthesize('hola', 'es', tmp_path)
+        assert tts.reachability().misconfigured
 
 
 def test_elevenlabs_cache_identity_names_the_voice(eleven_server: FakeElevenLabs) -> None:

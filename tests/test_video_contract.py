@@ -18,15 +18,17 @@ from pytest_httpserver import HTTPServer
 from providers.base import Speech, TalkingVideoProvider
 from providers.errors import (
     ContentRejected,
+    IdempotencyConflict,
     PermanentProviderError,
     ProviderError,
+    ProviderMisconfigured,
     ProviderRateLimited,
     ProviderTimeout,
     QuotaExhausted,
     TransientProviderError,
 )
 from providers.fake import FakeTalkingVideo, FakeTTS
-from providers.heygen_video import HeyGenVideo, fit_dimension
+from providers.heygen_video import HeyGenVideo, fit_resolution
 from providers.higgsfield_video import HiggsfieldVideo, JobCanceled
 from providers.http import HttpTimeouts
 from providers.media import split_points
@@ -82,9 +84,9 @@ def higgsfield(vendor_server: HTTPServer, tmp_path: Path) -> FakeHiggsfield:
 def heygen_client(fake: FakeHeyGen, **overrides: object) -> HeyGenVideo:
     options: dict[str, object] = dict(
         avatar_id='santa-avatar',
-        dimension=(720, 1280),
+        resolution='720p',
+        aspect_ratio='9:16',
         base_url=fake.url(),
-        upload_url=fake.upload_url,
         timeouts=TIMEOUTS,
         poll=POLL,
     )
@@ -182,14 +184,16 @@ def test_generate_returns_a_decodable_clip_as_long_as_the_speech(make_provider, 
 
 # (mode, exact error class, Retry-After it must carry) per vendor.
 HEYGEN_FAILURES = [
-    ('429', ProviderRateLimited, 7.0),
+    ('429', ProviderRateLimited, 7.0),  # v3: rate_limit_exceeded with Retry-After
     ('429-no-retry-after', ProviderRateLimited, None),
-    ('request-limit', ProviderRateLimited, None),
+    ('429-reset', ProviderRateLimited, 5.0),  # only the standard RateLimit-Reset header
     ('500', TransientProviderError, None),
     ('slow', ProviderTimeout, None),
     ('malformed', TransientProviderError, None),
     ('insufficient-credit', QuotaExhausted, None),
-    ('failed', PermanentProviderError, None),
+    ('validation', PermanentProviderError, None),
+    ('failed', PermanentProviderError, None),  # failure_code / failure_message
+    ('failed-transient', TransientProviderError, None),
     ('moderation', ContentRejected, None),
     ('truncated', TransientProviderError, None),
 ]
@@ -226,11 +230,11 @@ def test_failure_modes_map_to_error_classes(
     assert not list(tmp_path.glob('*.partial')), 'a failed download must not leave a partial file'
 
 
-def test_heygen_bad_key_is_permanent(heygen: FakeHeyGen, tmp_path: Path) -> None:
+def test_heygen_bad_key_is_misconfigured(heygen: FakeHeyGen, tmp_path: Path) -> None:
     with closing(heygen_client(heygen, api_key='wrong')) as provider:
         with pytest.raises(PermanentProviderError) as raised:
             provider.generate(speech(), SCRIPT, 'es', tmp_path)
-    assert type(raised.value) is PermanentProviderError and '401' in raised.value.message
+    assert type(raised.value) is ProviderMisconfigured and '401' in raised.value.message
 
 
 def test_higgsfield_invalid_credentials_are_permanent(
@@ -239,7 +243,7 @@ def test_higgsfield_invalid_credentials_are_permanent(
     with closing(higgsfield_client(higgsfield, public_storage, small_assets, secret='nope')) as provider:
         with pytest.raises(PermanentProviderError) as raised:
             provider.generate(speech(), SCRIPT, 'es', tmp_path)
-    assert type(raised.value) is PermanentProviderError and 'Invalid credentials' in raised.value.message
+    assert type(raised.value) is ProviderMisconfigured and 'Invalid credentials' in raised.value.message
 
 
 @pytest.mark.parametrize('kind', ['heygen', 'higgsfield'])
@@ -278,38 +282,59 @@ def test_a_retry_after_a_bad_download_resumes_the_job_instead_of_paying_again(
 # --- HeyGen's wire contract --------------------------------------------------------------------------
 
 
-def test_heygen_uploads_the_speech_and_asks_for_an_audio_voiced_video(heygen: FakeHeyGen, tmp_path: Path) -> None:
-    with closing(heygen_client(heygen, talking_photo_id='santa-photo', avatar_id='', test_mode=True)) as provider:
+def test_heygen_uploads_the_speech_and_asks_v3_for_an_audio_voiced_avatar_video(
+    heygen: FakeHeyGen, tmp_path: Path
+) -> None:
+    with closing(heygen_client(heygen)) as provider:
         provider.generate(speech(), SCRIPT, 'es', tmp_path)
-    [(_, _, upload_headers)] = heygen.calls('/upload/v1/asset')
-    assert upload_headers['content-type'] == 'audio/wav'
+    [(_, _, upload_headers)] = heygen.calls('/v3/assets')
+    assert upload_headers['content-type'].startswith('multipart/form-data')
     assert upload_headers['x-api-key'] == heygen.api_key
+    assert heygen.assets['asset0'].suffix == '.wav'
     [job] = heygen.jobs.values()
-    scene = job.body['video_inputs'][0]
-    assert scene['character'] == {'type': 'talking_photo', 'talking_photo_id': 'santa-photo'}
-    assert scene['voice'] == {'type': 'audio', 'audio_asset_id': 'asset0'}
-    assert job.body['dimension'] == {'width': 720, 'height': 1280}
-    assert job.body['test'] is True
+    assert {k: v for k, v in job.body.items() if k != 'title'} == {
+        'type': 'avatar',
+        'avatar_id': 'santa-avatar',
+        'audio_asset_id': 'asset0',
+        'resolution': '720p',
+        'aspect_ratio': '9:16',
+    }
+    assert job.body['title'].startswith('papa-noel-')
     assert 'Lucía' not in str(job.body), "the child's name must not leave with the request"
+    assert heygen.calls(f'/v3/videos/{job.id}'), 'polled at GET /v3/videos/{id}'
     # Media is fetched without our API key: a CDN or a bucket has no business seeing it.
     [(_, _, media_headers)] = [call for call in heygen.seen if call[1].startswith('/media/')]
     assert 'x-api-key' not in media_headers
 
 
-def test_heygen_sends_mp3_as_audio_mpeg(heygen: FakeHeyGen, tmp_path: Path) -> None:
+def test_heygen_uploads_mp3_as_it_is(heygen: FakeHeyGen, tmp_path: Path) -> None:
     with closing(heygen_client(heygen)) as provider:
         clip = provider.generate(speech(suffix='.mp3'), SCRIPT, 'es', tmp_path)
     assert probe(clip).has_video
-    assert heygen.calls('/upload/v1/asset')[0][2]['content-type'] == 'audio/mpeg'
-    assert next(iter(heygen.jobs.values())).body['video_inputs'][0]['character']['type'] == 'avatar'
+    assert heygen.assets['asset0'].suffix == '.mp3'
 
 
-def test_heygen_dimension_keeps_the_output_aspect_within_the_plan() -> None:
-    assert fit_dimension((1080, 1920), 720) == (720, 1280)
-    assert fit_dimension((1080, 1920), 1080) == (1080, 1920)
-    assert fit_dimension((1080, 1920), 2160) == (1080, 1920)  # never upscaled
-    assert fit_dimension((180, 320), 720) == (180, 320)
-    assert fit_dimension((100, 3000), 720) == (128, 3000)  # HeyGen's 128 px floor
+def test_no_retired_heygen_endpoint_remains_in_client_or_fake() -> None:
+    import inspect
+
+    import providers.heygen_api
+    import providers.heygen_lipsync
+    import providers.heygen_video
+
+    sources = [inspect.getsource(m) for m in (providers.heygen_api, providers.heygen_video, providers.heygen_lipsync)]
+    sources.append(inspect.getsource(FakeHeyGen))
+    for retired in ('/v1/', '/v2/', 'upload.heygen.com', 'video_status.get', 'video_inputs'):
+        assert not any(retired in source for source in sources), retired
+
+
+def test_heygen_resolution_and_aspect_follow_the_output_within_the_plan() -> None:
+    assert fit_resolution((1080, 1920), 720) == ('720p', '9:16')
+    assert fit_resolution((1080, 1920), 1080) == ('1080p', '9:16')
+    assert fit_resolution((1080, 1920), 2160) == ('1080p', '9:16')  # never upscaled
+    assert fit_resolution((2160, 3840), 2160) == ('4k', '9:16')
+    assert fit_resolution((1920, 1080), 1080) == ('1080p', '16:9')
+    assert fit_resolution((1080, 1080), 720) == ('720p', '1:1')
+    assert fit_resolution((180, 320), 720) == ('720p', '9:16')  # v3's smallest
 
 
 # --- Higgsfield's wire contract and the 15 s limit ---------------------------------------------------
@@ -320,14 +345,17 @@ def test_higgsfield_sends_auth_a_stable_idempotency_key_and_fetchable_wav(
 ) -> None:
     said = speech(2.0, suffix='.mp3')  # not WAV: the client must convert it
     with closing(higgsfield_client(higgsfield, public_storage, small_assets, quality='high')) as provider:
-        provider.generate(said, SCRIPT, 'es', tmp_path)
-        provider.generate(said, SCRIPT, 'es', tmp_path)
+        for workdir in (tmp_path / 'a', tmp_path / 'b'):  # two attempts that share no checkpoint
+            workdir.mkdir()
+            provider.generate(said, SCRIPT, 'es', workdir)
     submits = higgsfield.calls('/v1/speak/higgsfield')
     assert len(submits) == 2
     keys = {headers['idempotency-key'] for _, _, headers in submits}
     assert len(keys) == 1, 'the same inputs must carry the same Idempotency-Key'
-    assert all(h['authorization'] == f'Key {higgsfield.key_id}:{higgsfield.key_secret}' for _, _, h in submits)
+    # The v1 Speak reference's headers.
+    assert all((h['hf-api-key'], h['hf-secret']) == (higgsfield.key_id, higgsfield.key_secret) for _, _, h in submits)
     assert len(higgsfield.jobs) == 1, 'the repeated request was answered from its Idempotency-Key'
+    assert higgsfield.ledger.charged_calls() == 1
     params = next(iter(higgsfield.jobs.values())).body['params']
     assert params['duration'] == 5 and params['quality'] == 'high'
     assert probe(higgsfield.fetched_audio[0]).format_name == 'wav'
@@ -397,7 +425,8 @@ def test_configured_video_is_heygen_then_higgsfield_each_only_when_configured(tm
     assert [p.name for p in providers] == ['heygen', 'higgsfield']
     heygen, higgsfield = providers
     assert isinstance(heygen, HeyGenVideo) and isinstance(higgsfield, HiggsfieldVideo)
-    assert heygen.dimension == (180, 320) and heygen.poll.deadline == 42
+    assert heygen.avatar_id == 'p', 'a talking-photo id is a v3 avatar_id (photo-avatar look)'
+    assert (heygen.resolution, heygen.aspect_ratio) == ('720p', '9:16') and heygen.poll.deadline == 42
     assert heygen.timeouts == HttpTimeouts(both.provider_connect_timeout_seconds, both.provider_read_timeout_seconds)
     assert higgsfield.santa_video == both.assets_dir / 'frame3_santa_base.mp4'
     for provider in providers:
@@ -425,3 +454,94 @@ def test_higgsfield_resumes_its_job_even_when_published_urls_change(
         higgsfield.mode = ''
         assert probe(provider.generate(said, SCRIPT, 'es', tmp_path)).has_video
     assert len(higgsfield.calls('/v1/speak/higgsfield')) == 1, 'the retry must resume the job, not submit again'
+
+
+# --- Paid once: lost answers, failed generations, payload conflicts, health ----------------------------
+
+
+@pytest.mark.parametrize('kind', ['heygen', 'higgsfield'])
+def test_a_lost_answer_after_charging_is_resumed_not_paid_again(
+    kind: str, request: pytest.FixtureRequest, _public_host: tuple[Path, str], small_assets: Path, tmp_path: Path
+) -> None:
+    """The chaos hook: the vendor bills the create and the answer never arrives. The job's retry
+    (same workdir, presigned-like storage whose URLs change on every publish) must find the
+    generation it paid for; the fake's ledger, not the client, counts the charges."""
+    root, url = _public_host
+    vendor: FakeHeyGen | FakeHiggsfield
+    provider: TalkingVideoProvider
+    if kind == 'heygen':
+        heygen: FakeHeyGen = request.getfixturevalue('heygen')
+        vendor, provider = heygen, heygen_client(heygen)
+    else:
+        higgsfield: FakeHiggsfield = request.getfixturevalue('higgsfield')
+        storage = _PresignedLikeStorage(root, public_base_url=url)
+        vendor, provider = higgsfield, higgsfield_client(higgsfield, storage, small_assets)
+    vendor.ledger.lose_answers = 1
+    said = speech()
+    with closing(provider):
+        with pytest.raises(TransientProviderError) as lost:
+            provider.generate(said, SCRIPT, 'es', tmp_path)
+        assert '504' in lost.value.message and vendor.ledger.answers_lost == 1
+        clip = provider.generate(said, SCRIPT, 'es', tmp_path)
+    assert probe(clip).has_video
+    assert vendor.ledger.charged_calls() == 1, vendor.ledger.charges
+
+
+@pytest.mark.parametrize('kind', ['heygen', 'higgsfield'])
+def test_after_a_failed_generation_the_retry_is_a_new_counted_paid_call(
+    make_provider, kind: str, tmp_path: Path
+) -> None:
+    provider, vendor = make_provider(kind)
+    said = speech()
+    vendor.mode = 'failed'
+    with pytest.raises(PermanentProviderError):
+        provider.generate(said, SCRIPT, 'es', tmp_path)
+    vendor.mode = ''
+    clip = provider.generate(said, SCRIPT, 'es', tmp_path)  # e.g. an admin retry of the dead letter
+    assert probe(clip).has_video
+    assert vendor.ledger.charged_calls() == 2
+    if kind == 'higgsfield':  # a fresh Idempotency-Key: the old one would replay the failed job set
+        assert len(vendor.ledger.by_key()) == 2
+    from providers.job_state import JobState
+
+    assert JobState(tmp_path, kind).paid_submits == 2
+
+
+def test_higgsfield_same_key_with_another_body_is_an_idempotency_conflict(
+    higgsfield: FakeHiggsfield, public_storage: LocalStorage, small_assets: Path, tmp_path: Path
+) -> None:
+    with closing(higgsfield_client(higgsfield, public_storage, small_assets)) as provider:
+        provider.generate(speech(), SCRIPT, 'es', tmp_path)
+        [(_, _, headers)] = higgsfield.calls('/v1/speak/higgsfield')
+        other = {'params': {**next(iter(higgsfield.jobs.values())).body['params'], 'quality': 'high'}}
+        with pytest.raises(IdempotencyConflict):
+            provider.call_json(
+                'POST', f'{higgsfield.url()}/v1/speak/higgsfield', json=other,
+                headers={**provider.auth, 'Idempotency-Key': headers['idempotency-key']},
+            )  # fmt: skip
+    assert higgsfield.ledger.charged_calls() == 1
+
+
+@pytest.mark.parametrize('kind', ['heygen', 'higgsfield'])
+def test_deep_health_makes_a_real_authenticated_call(make_provider, kind: str) -> None:
+    provider, vendor = make_provider(kind)
+    report = provider.reachability()
+    assert report.ok and report.latency_ms >= 0, report
+    path = '/v3/users/me' if kind == 'heygen' else '/v1/job-sets/00000000-0000-0000-0000-000000000000'
+    [(_, _, headers)] = vendor.calls(path)
+    if kind == 'heygen':
+        assert headers['x-api-key'] == vendor.api_key
+        provider.api.auth = {'X-Api-Key': 'wrong'}
+    else:
+        assert headers['hf-secret'] == vendor.key_secret
+        provider.auth = {'hf-api-key': 'id', 'hf-secret': 'wrong'}
+    bad = provider.reachability()
+    assert not bad.ok and bad.misconfigured and '401' in bad.detail
+
+
+@pytest.mark.parametrize('url', ['', 'api.heygen.com', 'gopher://127.0.0.1/', 'http://[::1'])
+def test_heygen_bad_base_url_is_misconfigured_and_not_transient(heygen: FakeHeyGen, url: str, tmp_path: Path) -> None:
+    with closing(heygen_client(heygen, base_url=url)) as provider:
+        with pytest.raises(ProviderMisconfigured):
+            provider.generate(speech(), SCRIPT, 'es', tmp_path)
+        assert provider.reachability().misconfigured

@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse
 from redis import Redis
 
 import events
+import review.decisions as review
 from deadletter import DeadLetterQueue, UnknownDeadLetter
 from ledger import search_index
 from queueing.records import JobRecord, JobRecords, State, record_key
@@ -141,7 +142,13 @@ def job_detail(ctx: Admin, request: Request, video_id: VideoIdPath) -> JSONRespo
         'chain': record.attempts,
         'error': record.error,
         # Filled by the homes that own them when they exist (review: #10, deliveries: #13).
-        'review': extra.get('review') or None,
+        'review': {
+            'flags': record.review_flags,
+            'decision': record.review_decision or 'waiting',
+            'reason': record.review_reason,
+        }
+        if record.review_flags or record.review_decision
+        else None,
         'deliveries': extra.get('deliveries') or None,
         'links': {
             'status': f'/api/videos/{video_id}',
@@ -163,6 +170,17 @@ def _retry(ctx: WebContext, video_id: str) -> str:
     return 'queued again with a fresh attempt budget'
 
 
+def _approve(ctx: WebContext, video_id: str) -> str:
+    review.approve(ctx.conn, video_id, queue_name=ctx.settings.queue_name, job_timeout=ctx.settings.job_timeout_seconds,
+                   retry=ctx.job_retry)  # fmt: skip
+    return 'message approved: the video is queued'
+
+
+def _reject(ctx: WebContext, video_id: str) -> str:
+    review.reject(ctx.conn, video_id, 'rejected by a reviewer from the dashboard')
+    return 'message rejected: the order failed and the parent is told'
+
+
 def _purge(ctx: WebContext, video_id: str) -> str:
     DeadLetterQueue(ctx.conn).purge(video_id)
     return 'removed from the dead-letter queue'
@@ -175,8 +193,8 @@ ACTIONS: dict[str, Action | None] = {
     'purge': _purge,
     'cancel': None,  # issue #11's cancel
     'forget': None,  # issue #13's forget (personal data erased)
-    'approve': None,  # issue #10's message review
-    'reject': None,
+    'approve': _approve,  # issue #10's message review (review/decisions.py)
+    'reject': _reject,
 }
 
 
@@ -196,6 +214,8 @@ def run_action(ctx: Admin, request: Request, video_id: VideoIdPath, action: str)
         outcome = handler(ctx, video_id)
     except UnknownDeadLetter:
         raise ApiError(409, 'dead_letter_not_found', language=language) from None
+    except review.NotInReview:
+        raise ApiError(409, 'review_not_found', language=language) from None
     records.note(video_id, f'admin:{action}')
     log.info(events.ADMIN_ACTION, extra={'video_id': video_id, 'action': action})
     return JSONResponse({'id': video_id, 'action': action, 'outcome': outcome})

@@ -7,22 +7,24 @@ GET  /api/videos/{id}/download        the MP4 (Range requests for seeking), only
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from typing import Annotated, Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
+import review
 from metrics import Metrics
 from orders.model import FieldError, Order, OrderError, parse_order
 from queueing.enqueue import enqueue_order
 from queueing.records import JobRecord, JobRecords, State
 from storage import LocalStorage
 from web import i18n
+from web.bodies import BodyError, decode_form, decode_json, printable_field
+from web.clients import from_our_origin, rate_key
 from web.context import WebContext, get_context
 from web.errors import ApiError, request_language
 from web.idempotency import MAX_KEY_LENGTH, Outcome, fingerprint, order_id_for
@@ -36,6 +38,7 @@ from web.schemas import (
     SafeError,
     VideoStatus,
 )
+from web.security import parse_origins
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +76,7 @@ _LOCATION_HEADER = {'Location': {'description': 'The status URL.', 'schema': {'t
     responses={
         202: {'headers': _LOCATION_HEADER},
         400: ERROR_RESPONSE,
+        403: ERROR_RESPONSE,
         409: ERROR_RESPONSE,
         413: ERROR_RESPONSE,
         415: ERROR_RESPONSE,
@@ -89,7 +93,7 @@ async def create_video(
 ) -> JSONResponse:
     fields = await _read_order(request)
     language = i18n.choose_language(fields.get('language'), request.headers.get('accept-language'))
-    client = request.client.host if request.client else 'unknown'
+    client = rate_key(request.client.host) if request.client else 'unknown'
     ctx = get_context(request)
     # Redis and RQ are synchronous, and they run right here on the event loop, on purpose: each
     # call is a loopback round trip of about 0.1 ms, and handing every order to a thread and back
@@ -109,18 +113,20 @@ async def _read_order(request: Request) -> dict[str, Any]:
     language = request_language(request)
     if content_type == 'application/json' or content_type.endswith('+json'):
         try:
-            data = json.loads(await request.body())
-        except (ValueError, UnicodeDecodeError):
-            raise ApiError(400, 'invalid_json', language=language) from None
+            data = decode_json(await request.body())
+        except BodyError as exc:
+            raise ApiError(400, exc.code, language=language) from None
         if not isinstance(data, dict):
             raise ApiError(422, 'invalid_body', language=language)
         return data
+    if content_type in ('application/x-www-form-urlencoded', 'multipart/form-data', 'text/plain'):
+        # The three types a page on another site can post here without asking (no CORS preflight).
+        _same_origin_form(request, language)
     if content_type == 'application/x-www-form-urlencoded':
         try:
-            pairs = parse_qsl((await request.body()).decode('utf-8'), keep_blank_values=True, strict_parsing=False)
-        except UnicodeDecodeError:
-            raise ApiError(400, 'invalid_body', language=language) from None
-        return dict(pairs)
+            return decode_form(await request.body())
+        except BodyError as exc:
+            raise ApiError(400, exc.code, language=language) from None
     if content_type == 'multipart/form-data':
         form = await request.form()
         fields: dict[str, Any] = {}
@@ -132,19 +138,27 @@ async def _read_order(request: Request) -> dict[str, Any]:
     raise ApiError(415, 'unsupported_media_type', language=language)
 
 
+def _same_origin_form(request: Request, language: i18n.Language) -> None:
+    ctx = get_context(request)
+    own_host = request.headers.get('host', '')
+    if not from_our_origin(request.headers, own_host, parse_origins(ctx.settings.cors_origins)):
+        raise ApiError(403, 'cross_site_form', language=language)
+
+
 def _accept_order(
     ctx: WebContext, fields: dict[str, Any], language: i18n.Language, client: str, idempotency_key: str | None
 ) -> tuple[Accepted, bool]:
     metrics = Metrics(ctx.conn)
+    body_fingerprint = fingerprint(fields)
+    order_id = order_id_for(ctx.idempotency_secret(), idempotency_key, body_fingerprint) if idempotency_key else None
+    order = _valid_order(fields, order_id, language, metrics)
+
+    # Counted only once the order is valid: a parent fixing a typo is not placing another order.
     decision = ctx.order_limiter.hit(client)
     if not decision.allowed:
         metrics.incr('web:orders:rate_limited')
         raise ApiError(429, 'rate_limited', language=language, retry_after=decision.retry_after,
                        headers={'Retry-After': str(decision.retry_after)})  # fmt: skip
-
-    body_fingerprint = fingerprint(fields)
-    order_id = order_id_for(ctx.idempotency_secret(), idempotency_key, body_fingerprint) if idempotency_key else None
-    order = _valid_order(fields, order_id, language, metrics)
 
     if idempotency_key:
         claim = ctx.idempotency.claim(idempotency_key, body_fingerprint)
@@ -156,9 +170,13 @@ def _accept_order(
             record = JobRecords(ctx.conn).get(claim.video_id)
             state = record.state.value if record else State.QUEUED.value
             return _accepted(claim.video_id, state), True
+    held_for = review.flags(order.message, ctx.settings.message_review)
     try:
-        result = enqueue_order(ctx.conn, order, queue_name=ctx.settings.queue_name,
-                               job_timeout=ctx.settings.job_timeout_seconds, retry=ctx.job_retry)  # fmt: skip
+        if held_for:
+            result = review.hold_order(ctx.conn, order, held_for)
+        else:
+            result = enqueue_order(ctx.conn, order, queue_name=ctx.settings.queue_name,
+                                   job_timeout=ctx.settings.job_timeout_seconds, retry=ctx.job_retry)  # fmt: skip
     except Exception:
         if idempotency_key:
             ctx.idempotency.abandon(idempotency_key)
@@ -171,7 +189,7 @@ def _accept_order(
 
 def _valid_order(fields: dict[str, Any], order_id: str | None, language: i18n.Language, metrics: Metrics) -> Order:
     errors = [
-        FieldError(field=name, code='extra_forbidden', message='unknown field')
+        FieldError(field=printable_field(name), code='extra_forbidden', message='unknown field')
         for name in fields
         if name not in PUBLIC_FIELDS
     ]
@@ -202,12 +220,14 @@ VideoId = Annotated[str, Path(pattern=VIDEO_ID_PATTERN, description='The id POST
 
 @router.get('/videos/{video_id}', response_model=VideoStatus, summary='Follow a video',
             responses={404: ERROR_RESPONSE})  # fmt: skip
-async def video_status(request: Request, video_id: VideoId) -> VideoStatus:
+async def video_status(request: Request, response: Response, video_id: VideoId) -> VideoStatus:
     # One HGETALL: on the event loop, like the order itself (see create_video). Pages poll this.
     ctx = get_context(request)
     record = JobRecords(ctx.conn).get(video_id)
     if record is None:
         raise ApiError(404, 'not_found', language=request_language(request))
+    # It may carry a download token: no cache, shared or private, may keep it.
+    response.headers['Cache-Control'] = 'no-store'
     return status_of(record, ctx)
 
 
@@ -223,7 +243,10 @@ def status_of(record: JobRecord, ctx: WebContext, now: float | None = None) -> V
         created_at=record.created_at,
         updated_at=record.updated_at,
     )
-    if record.state is State.FAILED:
+    if record.state is State.FAILED and record.review_decision == 'rejected':
+        # The reviewer wrote this for the parent.
+        status.error = SafeError(code='message_rejected', message=i18n.rejected_message(record.review_reason))  # type: ignore[arg-type]
+    elif record.state is State.FAILED:
         # The record's own error names files, hosts and vendors: parents get a fixed sentence.
         status.error = SafeError(code='production_failed', message=i18n.message('production_failed'))  # type: ignore[arg-type]
     if record.state is State.COMPLETED:
@@ -289,5 +312,5 @@ def download_video(
     presign = getattr(storage, 'presigned_url', None)
     if callable(presign):
         remaining = max(60, min(3600, int(expires - time.time())))
-        return RedirectResponse(presign(video_id, remaining), status_code=302)
+        return RedirectResponse(presign(video_id, remaining), status_code=302, headers={'Cache-Control': 'no-store'})
     raise ApiError(404, 'video_gone', language=language)

@@ -19,7 +19,8 @@ from queueing.connection import connect, is_embedded
 from settings import Settings
 from storage import Storage, build_storage
 from utils.logs import configure_logging
-from web import admin, admin_jobs, api, errors, health, metrics, pages, security
+from web import admin, admin_jobs, api, errors, health, metrics, pages, review_admin, security
+from web.clients import ClientAddressMiddleware
 from web.context import WebContext
 
 log = logging.getLogger(__name__)
@@ -65,8 +66,11 @@ def create_app(
     app.include_router(metrics.router)
     app.include_router(admin.router)
     app.include_router(admin_jobs.router)
+    app.include_router(review_admin.router)
+    app.include_router(review_admin.page_router)
     app.include_router(pages.router)
     app.mount('/static', StaticFiles(directory=pages.STATIC), name='static')
+    app.add_middleware(ClientAddressMiddleware, trusted=settings.forwarded_allow_ips)
     security.install(
         app,
         max_body_bytes=settings.max_request_bytes,

@@ -23,7 +23,7 @@ Text = dict[str, str]
 _AGE_RANGE = ('La edad debe estar entre 1 y 17 años.', 'Age must be between 1 and 17.')
 _AGE_WHOLE = ('La edad debe ser un número entero de años.', 'Age must be a whole number of years.')
 _CONTROL = ('Contiene un carácter no permitido.', 'Contains a character that is not allowed.')
-_MARKUP = ('Escribe solo texto, sin < > ni códigos.', 'Plain text only, without < > or codes.')
+_MARKUP = ('Escribe solo texto, sin < > [ ] ni códigos.', 'Plain text only, without < > [ ] or codes.')
 
 # (field, kind) -> (es, en). `kind` is the pydantic code, or for the model's own checks
 # (code 'value_error') a short name taken from its message; see `_kind`.
@@ -90,6 +90,38 @@ _CODE_MESSAGES: dict[str, tuple[str, str]] = {
     'missing': ('Este campo es obligatorio.', 'This field is required.'),
 }
 
+# The text checks of orders/text.py (issue #10): each has a code of its own.
+_SURROGATE = ('Contiene texto que no es Unicode válido.', 'Contains text that is not valid Unicode.')
+_MIXED = (
+    'Mezcla letras de alfabetos distintos (parecen latinas pero no lo son). Escríbelo de nuevo con un teclado latino.',
+    'Mixes letters of different alphabets (they look Latin but are not). Please type it again on a Latin keyboard.',
+)
+_TEXT_CODE_MESSAGES: dict[str, tuple[str, str]] = {
+    'surrogate': _SURROGATE,
+    'control': _CONTROL,
+    'markup': ('Escribe solo texto, sin < > [ ] ni códigos.', 'Plain text only, without < > [ ] or codes.'),
+    'mixed_script': _MIXED,
+    'script': (
+        'Papá Noel solo sabe leer letras latinas (con sus acentos). Escribe el nombre tal como suena, '
+        'por ejemplo «Yuki», «Mei» u «Omar».',
+        'Santa can only read Latin letters (with their accents). Write the name as it sounds, '
+        'for example "Yuki", "Mei" or "Omar".',
+    ),
+    'symbols': (
+        'Contiene símbolos o emojis que Papá Noel no puede leer en voz alta. Escríbelo con palabras.',
+        'Contains symbols or emoji Santa cannot read aloud. Please use words.',
+    ),
+    'invalid_email': (
+        'Escribe solo la dirección de correo, por ejemplo nombre@ejemplo.com (sin nombre, < > ni listas).',
+        'Enter just the e-mail address, like name@example.com (no name, < > or lists).',
+    ),
+    'link': (
+        'El mensaje no puede llevar enlaces, direcciones web o de correo ni números de teléfono.',
+        'The message cannot contain links, web or e-mail addresses, or phone numbers.',
+    ),
+}
+_CODE_MESSAGES.update(_TEXT_CODE_MESSAGES)
+
 _GENERIC = ('Este valor no es válido.', 'This value is not valid.')
 
 # The model's own checks all share pydantic's code 'value_error'; their English messages
@@ -111,6 +143,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         'Too many orders in a row. Please try again in a few minutes.',
     ),
     'invalid_json': ('El cuerpo de la petición no es JSON válido.', 'The request body is not valid JSON.'),
+    'json_too_deep': (
+        'El cuerpo de la petición está anidado demasiado hondo.',
+        'The request body is nested too deeply.',
+    ),
     'invalid_body': (
         'El cuerpo de la petición debe ser un objeto con los campos del pedido.',
         'The request body must be an object with the order fields.',
@@ -154,12 +190,26 @@ MESSAGES: dict[str, tuple[str, str]] = {
         'Esa acción no está disponible en este servidor.',
         'That action is not available on this server.',
     ),
+    'cross_site_form': (
+        'Este formulario solo se puede enviar desde nuestra página.',
+        'This form can only be sent from our own page.',
+    ),
+    'review_not_found': ('Ese pedido no está esperando revisión.', 'That order is not waiting for review.'),
     'invalid_request': ('La petición no es válida.', 'The request is not valid.'),
     'internal_error': (
         'Algo ha fallado por nuestra parte. Inténtalo de nuevo más tarde.',
         'Something went wrong on our side. Please try again later.',
     ),
 }
+
+
+def rejected_message(reason: str) -> Text:
+    """What the parent reads when a reviewer rejected the message: a fixed sentence and the reviewer's words."""
+    es = 'No podemos hacer este vídeo con ese mensaje.'
+    en = "We can't make this video with that message."
+    if reason:
+        es, en = f'{es} {reason}', f'{en} {reason}'
+    return text(es + ' Puedes hacer un pedido nuevo.', en + ' You can place a new order.')
 
 
 def text(es: str, en: str) -> Text:
@@ -176,9 +226,9 @@ def field_message(error: FieldError) -> Text:
     kind = _kind(error)
     pair = _FIELD_MESSAGES.get((error.field, kind)) or _CODE_MESSAGES.get(kind) or _GENERIC
     es, en = pair
-    if kind == 'letters_only' and 'found:' in error.message:
+    if kind in ('letters_only', 'script', 'mixed_script', 'symbols') and 'U+' in error.message:
         # The model names the characters it refused; show them in both languages.
-        found = error.message.split('found:', 1)[1].strip()
+        found = ' '.join(re.findall(r'U\+[0-9A-F]{4,6}', error.message))
         es, en = f'{es} No se admite: {found}', f'{en} Not allowed: {found}'
     return text(es, en)
 

@@ -43,7 +43,8 @@ class Claim:
 def fingerprint(fields: dict[str, Any]) -> str:
     """A digest of the order as sent: key order and JSON spacing do not matter, values do."""
     canonical = json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(',', ':'), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    # surrogatepass: a lone surrogate is refused later with a 422 naming its field, not here with a 500.
+    return hashlib.sha256(canonical.encode('utf-8', 'surrogatepass')).hexdigest()
 
 
 def order_id_for(secret: bytes, key: str, body_fingerprint: str) -> str:
@@ -83,4 +84,4 @@ class IdempotencyStore:
     @staticmethod
     def _key(key: str) -> str:
         # Hashed: the client's key may be long or contain anything.
-        return KEY_PREFIX + hashlib.sha256(key.encode()).hexdigest()
+        return KEY_PREFIX + hashlib.sha256(key.encode('utf-8', 'surrogatepass')).hexdigest()

@@ -47,7 +47,7 @@ class ErrorBody(BaseModel):
 class Accepted(BaseModel):
     id: str
     status_url: str
-    state: Literal['queued', 'processing', 'completed', 'failed']
+    state: Literal['queued', 'processing', 'completed', 'failed', 'review']
 
 
 class SafeError(BaseModel):
@@ -57,7 +57,7 @@ class SafeError(BaseModel):
 
 class VideoStatus(BaseModel):
     id: str
-    state: Literal['queued', 'processing', 'completed', 'failed']
+    state: Literal['queued', 'processing', 'completed', 'failed', 'review']
     stage: str = Field(
         description="The stage running now: script, audio, lipsync or video, compose, store; '' if none."
     )

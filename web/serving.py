@@ -46,6 +46,8 @@ def _config(app: FastAPI, settings: Settings) -> uvicorn.Config:
         app,
         host=settings.web_host,
         port=settings.port,
+        # X-Forwarded-For is read by web/clients.py, which parses it as IPs (uvicorn takes any string).
+        proxy_headers=False,
         forwarded_allow_ips=settings.forwarded_allow_ips,
         access_log=settings.web_access_log,
         log_config=None,  # uvicorn's loggers go through our logging setup (JSON lines) too

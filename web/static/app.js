@@ -53,7 +53,9 @@
       fix_fields: 'Revisa los campos marcados.',
       network: 'No hay conexión con el servidor. Comprueba tu conexión e inténtalo de nuevo.',
       server: 'Algo ha fallado por nuestra parte. Inténtalo de nuevo más tarde.',
-      rate_limited: 'Has hecho demasiados pedidos seguidos. Inténtalo de nuevo en {s} segundos.',
+      rate_limited: 'Has hecho demasiados pedidos seguidos. Inténtalo de nuevo dentro de {m} minutos.',
+      rate_limited_one: 'Has hecho demasiados pedidos seguidos. Inténtalo de nuevo dentro de un minuto.',
+      review: 'Estamos revisando tu mensaje antes de que Papá Noel lo lea. Sigue esta página: te lo contaremos aquí.',
       // Progress, by state and stage.
       queued: 'En la cola de Papá Noel…',
       retrying: 'Un pequeño contratiempo: lo estamos intentando de nuevo…',
@@ -109,7 +111,9 @@
       fix_fields: 'Please check the highlighted fields.',
       network: "Can't reach the server. Check your connection and try again.",
       server: 'Something went wrong on our side. Please try again later.',
-      rate_limited: 'Too many orders in a row. Please try again in {s} seconds.',
+      rate_limited: 'Too many orders in a row. Please try again in {m} minutes.',
+      rate_limited_one: 'Too many orders in a row. Please try again in a minute.',
+      review: 'We are checking your message before Santa reads it. Keep this page open: we will tell you here.',
       queued: "Waiting in Santa's queue…",
       retrying: 'A small hiccup: trying again…',
       script: "Writing Santa's words…",
@@ -230,10 +234,15 @@
     return { es: MESSAGES.es[key], en: MESSAGES.en[key] };
   }
 
-  function showFormError(message) {
+  function showFormError(message, bringIntoView) {
     const box = $('form-error');
     box.textContent = message || '';
     box.hidden = !message;
+    if (message && bringIntoView) {
+      box.tabIndex = -1;
+      box.scrollIntoView({ block: 'center' });
+      box.focus({ preventScroll: true });
+    }
   }
 
   function validateField(field) {
@@ -302,7 +311,9 @@
     const errors = (body && body.errors) || [];
     if (response.status === 429) {
       const seconds = body.retry_after || Number(response.headers.get('Retry-After')) || 60;
-      showFormError(t('rate_limited').replace('{s}', String(seconds)));
+      // Minutes, as a parent thinks of a wait; and where they are looking: at the button they pressed.
+      const minutes = Math.max(1, Math.ceil(seconds / 60));
+      showFormError(minutes === 1 ? t('rate_limited_one') : t('rate_limited').replace('{m}', String(minutes)), true);
       return;
     }
     let first = null;
@@ -371,6 +382,7 @@
     if (status.state === 'lost') return t('lost');
     if (status.retrying) return t('retrying');
     if (status.state === 'processing') return MESSAGES[lang][status.stage] ? t(status.stage) : t('processing');
+    if (status.state === 'review') return t('review');
     return t('queued');
   }
 
