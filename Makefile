@@ -50,3 +50,10 @@ bootstrap-test:
 
 clean:
 	rm -rf output tmp .pytest_cache .mypy_cache .ruff_cache
+
+# The whole stack under Docker (Dockerfile, docker-compose.yml): an order over HTTP, the video
+# checked by ffprobe, Redis and a worker restarted, nothing lost. Installs Debian's docker.io /
+# docker-compose when missing and builds a local base image when no registry answers (docs/DEPLOYMENT.md).
+.PHONY: compose-test
+compose-test: bootstrap
+	@scripts/compose-test.sh

@@ -9,7 +9,7 @@ from typing import Any, NoReturn
 
 import click
 
-from admin import dlq_commands, ops_commands
+from admin import alert_commands, dlq_commands, ops_commands
 from admin.redis_access import RedisAwareGroup, require_redis
 from compose.placeholders import render_placeholders
 from orders import OrderError, parse_order
@@ -139,6 +139,8 @@ def assets(settings: Settings, assets_dir: Path | None, size: str, force: bool) 
 cli.add_command(dlq_commands.dlq)
 cli.add_command(ops_commands.stats)
 cli.add_command(ops_commands.cleanup)
+cli.add_command(alert_commands.alerts)
+cli.add_command(alert_commands.events)
 
 if __name__ == '__main__':
     cli()

@@ -63,6 +63,12 @@ WEB_PORT_UNAVAILABLE = 'web.port_unavailable'
 WEB_WORKER_FAILED = 'web.worker_failed'
 HTTP_UNHANDLED_ERROR = 'http.unhandled_error'
 
+# --- Operations (issue #15): alerts, the admin dashboard's actions ---
+ALERT_FIRING = 'alert.firing'
+ALERT_RESOLVED = 'alert.resolved'
+ALERT_NOTIFY_FAILED = 'alert.notify_failed'
+ALERT_EVALUATION_FAILED = 'alert.evaluation_failed'
+ADMIN_ACTION = 'admin.action'
 # --- Paid providers (issue #12) ---
 # A job sent a paid request under a new idempotency key after an earlier one (a republished URL, a
 # failed generation): a second charge for the same job, counted in extra['paid_submits'].

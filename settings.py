@@ -223,6 +223,26 @@ class Settings(BaseSettings):
     # While no job is queued or running, a worker encodes every strategy-3 ending its template can
     # need (lowest CPU priority, stopped the moment an order arrives), so every order copies one.
     prepare_endings_when_idle: bool = True
+    # --- Operations: metrics, alerts (issue #15; alerts/rules.py, monitoring/alerts.rules.yml) ---
+    # Bearer token /metrics needs; empty: /metrics is open (keep it on a private network then).
+    metrics_token: SecretStr | None = None
+    # Where firing/resolved alerts go: a Slack-compatible incoming webhook and/or an e-mail address.
+    alert_webhook_url: str = ''
+    alert_email: str = ''
+    alert_email_from: str = 'papanoel-alerts@localhost'
+    alert_smtp_host: str = 'localhost'
+    alert_smtp_port: int = Field(default=25, ge=1, le=65535)
+    # Thresholds (the same numbers are in monitoring/alerts.rules.yml; tests/test_alerts.py keeps them equal).
+    alert_window_seconds: int = Field(default=900, ge=60)
+    alert_failure_rate: float = Field(default=0.25, gt=0, le=1)
+    alert_failure_rate_min_attempts: int = Field(default=4, ge=1)
+    alert_queue_depth: int = Field(default=500, ge=0)
+    alert_oldest_queued_seconds: float = Field(default=900, gt=0)
+    alert_heartbeat_max_age_seconds: float = Field(default=120, gt=0)
+    alert_dlq_growth: int = Field(default=5, ge=1)
+    alert_breaker_open_seconds: float = Field(default=600, gt=0)
+    alert_review_waiting_seconds: float = Field(default=3600, gt=0)
+    alert_delivery_failures: int = Field(default=3, ge=1)
 
     @field_validator('x264_preset')
     @classmethod

@@ -16,6 +16,8 @@ from pydantic import BaseModel, Field
 from redis import Redis
 from redis.client import Pipeline
 
+import ledger
+from ledger import search_index
 from orders.model import Order
 from utils.redis_values import text_dict
 
@@ -99,6 +101,9 @@ class JobRecords:
         pipe.hset(record_key(order.video_id), mapping=mapping)  # type: ignore[arg-type]
         event = f'held_for_review: {", ".join(review_flags or [])}' if held else 'queued'
         self._event(pipe, order.video_id, event, now)
+        search_index.add(pipe, order.video_id, order.parent_email, now)  # dashboard list + search
+        if held:
+            search_index.hold_for_review(pipe, order.video_id, now)  # the review-waiting alert reads it
 
     def decide_review(self, pipe: Pipeline, video_id: str, *, approved: bool, reason: str = '') -> None:
         """A reviewer's decision, inside the caller's transaction: approved -> queued, rejected -> failed."""
@@ -111,6 +116,7 @@ class JobRecords:
         }
         pipe.hset(record_key(video_id), mapping=mapping)  # type: ignore[arg-type]
         self._event(pipe, video_id, 'review_approved' if approved else 'review_rejected', now)
+        search_index.review_decided(pipe, video_id)
 
     def get(self, video_id: str) -> JobRecord | None:
         raw = self.conn.hgetall(record_key(video_id))
@@ -234,6 +240,10 @@ class JobRecords:
                                                  'canceled_at': now, 'updated_at': now})  # fmt: skip
         JobRecords._event(pipe, video_id, 'canceled', now)
 
+    def note(self, video_id: str, event: str) -> None:
+        """Add an event to the timeline (and the ledger) without changing the record, e.g. an admin action."""
+        self._update(video_id, time.time(), {}, event=event)
+
     def delete(self, pipe: Pipeline, video_id: str) -> None:
         pipe.delete(record_key(video_id), timeline_key(video_id), checkpoints_key(video_id))
 
@@ -248,3 +258,4 @@ class JobRecords:
     def _event(pipe: Pipeline, video_id: str, event: str, now: float) -> None:
         pipe.rpush(timeline_key(video_id), json.dumps({'at': now, 'event': event}))
         pipe.ltrim(timeline_key(video_id), -TIMELINE_MAX, -1)
+        ledger.append(pipe, video_id, event, now)  # the cross-job ledger and its counters (ledger/)

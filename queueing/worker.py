@@ -25,6 +25,7 @@ from rq.job import Job, JobStatus
 from rq.worker_pool import WorkerPool
 
 import events
+from alerts import SettingsNotifier, evaluate_and_notify
 from deadletter import DeadLetterQueue, note_crash
 from locking import force_release
 from maintenance import cleanup
@@ -77,6 +78,7 @@ class VideoWorker(Worker):
             DeadLetterQueue(self.connection).sweep(queue.name)
         self._reconcile_if_due()
         self._cleanup_if_due()
+        self._alerts_if_due()
 
     def dequeue_job_and_maintain_ttl(self, timeout: int | None, max_idle_time: int | None = None) -> Any:
         # Between two jobs too: with jobs shorter than the monitoring interval a busy worker never
@@ -110,6 +112,13 @@ class VideoWorker(Worker):
         if self.connection.set(CLEANUP_LOCK_KEY, self.name, nx=True, ex=max(every, 1)):
             cleanup(self.connection, self.settings.temp_dir, temp_max_age_hours=self.settings.temp_max_age_hours,
                     jobs_max_age_hours=self.settings.jobs_max_age_hours)  # fmt: skip
+
+    def _alerts_if_due(self) -> None:
+        # One worker of the fleet evaluates per interval (a lock inside); a failure never stops the worker.
+        try:
+            evaluate_and_notify(self.connection, self.settings, SettingsNotifier(self.settings))
+        except Exception as exc:
+            log.error(events.ALERT_EVALUATION_FAILED, extra={'error': type(exc).__name__})
 
     # --- shutdown ---
 

@@ -27,6 +27,9 @@ declare -A package_of=([ffmpeg]=ffmpeg [ffprobe]=ffmpeg [espeak-ng]=espeak-ng [r
 tools=(ffmpeg ffprobe espeak-ng)
 # chromium: the browser test (tests/test_browser.py) drives Debian's build through Playwright.
 [ "$mode" = test ] && tools+=(redis-server chromium)
+# promtool (Debian's prometheus package): tests/test_alerts.py checks and unit-tests monitoring/alerts.rules.yml.
+package_of[promtool]=prometheus
+[ "$mode" = test ] && tools+=(promtool)
 
 missing_packages=()
 for tool in "${tools[@]}"; do

@@ -2,29 +2,34 @@
 
 Every endpoint needs `Authorization: Bearer <ADMIN_TOKEN>` (compared in constant time).
 Without ADMIN_TOKEN admin is off and answers 503; a client that keeps sending wrong tokens
-is refused with 429 for a while. Nothing personal (names, emails, messages) is returned:
-ops work with video ids, and `cli.py dlq show` has the order when it is really needed.
+is refused with 429 for a while. The overview returns nothing personal (names, emails,
+messages); one job's full view, with the order, is web/admin_jobs.py.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import asdict
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 import events
+import ledger
+from alerts import current as current_alerts
 from deadletter import DeadLetterQueue, UnknownDeadLetter
+from ledger import search_index
 from metrics import Metrics
+from monitoring.figures import fleet_figures
 from queueing.records import JobRecords
 from web.api import STAGE_PROGRESS
 from web.context import WebContext, get_context
 from web.errors import ApiError, request_language
 from web.schemas import ERROR_RESPONSE, VIDEO_ID_PATTERN
 from web.security import tokens_equal
-from web.stats import counts_by_state, job_summaries, queue_figures, workers
+from web.stats import summaries_of, workers
 
 log = logging.getLogger(__name__)
 
@@ -79,40 +84,46 @@ router = APIRouter(prefix='/api/admin', tags=['admin'], responses=_AUTH_RESPONSE
 
 @router.get('/overview', summary='Everything the dashboard shows, in one call')
 def overview(ctx: Admin) -> JSONResponse:
+    # Counters, registries and one page of the newest jobs: no scan of the job records (monitoring/figures.py).
     conn = ctx.conn
+    settings = ctx.settings
     dead = DeadLetterQueue(conn)
-    dead.sweep(ctx.settings.queue_name)  # jobs RQ failed since the last worker maintenance
-    summaries = job_summaries(conn)
-    snapshot = Metrics(conn).snapshot()
+    dead.sweep(settings.queue_name)  # jobs RQ failed since the last worker maintenance
+    figures = fleet_figures(conn, settings.queue_name, breaker_threshold=settings.breaker_failure_threshold,
+                            breaker_cooldown=settings.breaker_cooldown_seconds)  # fmt: skip
+    store = Metrics(conn)
+    snapshot = store.snapshot()
     stage_means = [
         {'stage': name, 'count': stage['count'], 'mean_seconds': round(stage['mean_seconds'], 3)}
         for name, stage in sorted(snapshot['stages'].items(), key=lambda item: _stage_order(item[0]))
     ]
-    recent = sorted(summaries, key=lambda s: s.created_at, reverse=True)[:RECENT_JOBS]
+    windows = {'hour': store.stage_percentiles(3600), 'day': store.stage_percentiles(86400)}
+    stage_windows = [
+        {'stage': stage, **{f'{window}_{k}': round(v, 3) for window in windows
+                            for k, v in windows[window].get(stage, {}).items()}}
+        for stage in sorted({s for w in windows.values() for s in w}, key=_stage_order)
+    ]  # fmt: skip
     records = JobRecords(conn)
+    recent_ids = search_index.recent(conn, 0, RECENT_JOBS)
+    summaries = summaries_of(conn, recent_ids)
     body = {
         'generated_at': time.time(),
         'embedded': ctx.embedded,
-        'queue': queue_figures(conn, ctx.settings.queue_name),
-        'jobs_by_state': counts_by_state(summaries),
+        'queue': {'queued': figures.queued, 'started': figures.started, 'scheduled': figures.scheduled,
+                  'dead_letter': figures.dead_letter, 'oldest_queued_age_seconds': figures.oldest_queued_age_seconds},
+        'jobs_by_state': figures.jobs_by_state(),
+        'jobs_total': search_index.total(conn),
+        'review_waiting': figures.review_waiting,
         'stages': stage_means,
+        'stage_windows': stage_windows,
         'counters': snapshot['counters'],
+        'events': figures.events,
+        'providers': [asdict(p) for p in figures.providers],
+        'alerts': [a.as_dict() for a in current_alerts(conn, settings)],
         'workers': workers(conn),
         'dead_letter': [_dead_letter(entry) for entry in dead.entries(limit=DEAD_LETTERS_SHOWN)],
-        'recent': [
-            {
-                'video_id': s.video_id,
-                'state': s.state,
-                'stage': s.stage,
-                'strategy': s.strategy,
-                'attempt': s.attempt,
-                'created_at': s.created_at,
-                'updated_at': s.updated_at,
-                'timeline': records.timeline(s.video_id)[-TIMELINE_EVENTS:],
-            }
-            for s in recent
-        ],
-    }
+        'recent': [{**s, 'timeline': records.timeline(s['video_id'])[-TIMELINE_EVENTS:]} for s in summaries],
+    }  # fmt: skip
     return JSONResponse(body, headers={'Cache-Control': 'no-store'})
 
 
@@ -147,5 +158,17 @@ def retry_dead_letter(
         DeadLetterQueue(ctx.conn).retry(video_id, job_timeout=ctx.settings.job_timeout_seconds, retry=ctx.job_retry)
     except UnknownDeadLetter:
         raise ApiError(404, 'dead_letter_not_found', language=request_language(request)) from None
+    JobRecords(ctx.conn).note(video_id, 'admin:retry')
     log.info(events.ADMIN_DLQ_RETRY, extra={'video_id': video_id})
     return {'id': video_id, 'state': 'queued', 'status_url': f'/api/videos/{video_id}'}
+
+
+@router.get('/events', summary='The cross-job event ledger, oldest first, after an entry id')
+def ledger_events(
+    ctx: Admin,
+    since: Annotated[str, Query(pattern=r'^(\d+-\d+)?$', description="Entry id to start after; '' = the newest")] = '',
+    limit: Annotated[int, Query(ge=1, le=ledger.MAX_READ)] = 100,
+) -> JSONResponse:
+    found = ledger.read(ctx.conn, since, limit) if since else ledger.latest(ctx.conn, limit)
+    body = {'events': [e.as_dict() for e in found], 'next': found[-1].id if found else since}
+    return JSONResponse(body, headers={'Cache-Control': 'no-store'})

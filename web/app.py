@@ -19,7 +19,7 @@ from queueing.connection import connect, is_embedded
 from settings import Settings
 from storage import Storage, build_storage
 from utils.logs import configure_logging
-from web import admin, api, errors, extras, health, metrics, pages, preview, review_admin, security
+from web import admin, admin_jobs, api, errors, extras, health, metrics, pages, preview, review_admin, security
 from web.clients import ClientAddressMiddleware
 from web.context import WebContext
 
@@ -65,6 +65,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(admin.router)
+    app.include_router(admin_jobs.router)
     app.include_router(review_admin.router)
     app.include_router(review_admin.page_router)
     app.include_router(pages.router)

@@ -186,6 +186,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         'Ese trabajo no está en la cola de fallidos.',
         'That job is not in the dead-letter queue.',
     ),
+    'action_unavailable': (
+        'Esa acción no está disponible en este servidor.',
+        'That action is not available on this server.',
+    ),
     'cross_site_form': (
         'Este formulario solo se puede enviar desde nuestra página.',
         'This form can only be sent from our own page.',

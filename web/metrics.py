@@ -1,14 +1,18 @@
 """GET /metrics: Prometheus exposition of the fleet's figures, read from Redis at scrape time.
 
-Workers keep their counters and stage histograms in Redis (metrics/store.py), so any web
+Workers keep their counters and stage histograms in Redis (metrics/store.py), and every
+timeline event bumps a counter (ledger/); RQ's registries give the rest. No job record is read
+(monitoring/figures.py), so a scrape costs the same at any number of videos. Any web
 process can publish the whole fleet's numbers and every scrape agrees, whichever process
 answers it. A custom collector turns them into metric families; nothing is kept in this
 process. If Redis cannot be read, `papanoel_up` is 0 and the rest is left out.
+With METRICS_TOKEN set, a scrape needs `Authorization: Bearer <METRICS_TOKEN>`.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterable
 
 from fastapi import APIRouter, Request
@@ -17,12 +21,12 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
 from redis import Redis, RedisError
-from rq import Worker
 
 import events
 from metrics import STAGE_BUCKETS, Metrics
+from monitoring.figures import fleet_figures
 from web.context import get_context
-from web.stats import counts_by_state, job_summaries, queue_figures
+from web.security import tokens_equal
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +50,11 @@ _PROVIDER_COUNTERS = {
 
 
 class RedisCollector:
-    def __init__(self, conn: Redis, queue_name: str) -> None:
+    def __init__(self, conn: Redis, queue_name: str, breaker_threshold: int = 5, breaker_cooldown: float = 60) -> None:
         self.conn = conn
         self.queue_name = queue_name
+        self.breaker_threshold = breaker_threshold
+        self.breaker_cooldown = breaker_cooldown
 
     def collect(self) -> Iterable[Metric]:
         up = GaugeMetricFamily(f'{PREFIX}_up', 'Whether Redis could be read for this scrape.')
@@ -62,24 +68,46 @@ class RedisCollector:
         return [up, *families]
 
     def _families(self) -> Iterable[Metric]:
-        figures = queue_figures(self.conn, self.queue_name)
-        yield GaugeMetricFamily(f'{PREFIX}_queue_depth', 'Jobs waiting in the queue.', value=figures['queued'])
+        # Cheap figures only (monitoring/figures.py): no job record is read, whatever their number.
+        f = fleet_figures(self.conn, self.queue_name, breaker_threshold=self.breaker_threshold,
+                          breaker_cooldown=self.breaker_cooldown)  # fmt: skip
+        yield GaugeMetricFamily(f'{PREFIX}_queue_depth', 'Jobs waiting in the queue.', value=f.queued)
         queue = GaugeMetricFamily(f'{PREFIX}_queue_jobs', 'RQ jobs by registry.', labels=['registry'])
-        for registry in ('queued', 'started', 'scheduled'):
-            queue.add_metric([registry], figures[registry])
+        for registry, count in (('queued', f.queued), ('started', f.started), ('scheduled', f.scheduled)):
+            queue.add_metric([registry], count)
         yield queue
         yield GaugeMetricFamily(f'{PREFIX}_dead_letter_queue_size', 'Jobs in the dead-letter queue.',
-                                value=figures['dead_letter'])  # fmt: skip
-
-        jobs = GaugeMetricFamily(f'{PREFIX}_jobs', 'Job records by state.', labels=['state'])
-        for state, count in sorted(counts_by_state(job_summaries(self.conn)).items()):
+                                value=f.dead_letter)  # fmt: skip
+        yield GaugeMetricFamily(f'{PREFIX}_oldest_queued_age_seconds', 'Age of the job at the head of the queue.',
+                                value=f.oldest_queued_age_seconds)  # fmt: skip
+        jobs = GaugeMetricFamily(f'{PREFIX}_jobs', 'Jobs by state (live ones from the registries).', labels=['state'])
+        for state, count in sorted(f.jobs_by_state().items()):
             jobs.add_metric([state], count)
         yield jobs
-        yield GaugeMetricFamily(f'{PREFIX}_workers', 'Live RQ workers.', value=Worker.count(connection=self.conn))
+        yield GaugeMetricFamily(f'{PREFIX}_workers', 'Live RQ workers.', value=f.workers)
+        yield GaugeMetricFamily(
+            f'{PREFIX}_worker_heartbeat_age_seconds',
+            'Seconds since the freshest worker heartbeat (+Inf with no worker).',
+            value=f.heartbeat_age_seconds if f.heartbeat_age_seconds is not None else math.inf,
+        )
+        events_total = CounterMetricFamily(f'{PREFIX}_job_events', 'Timeline events of every job, by kind.',
+                                           labels=['event'])  # fmt: skip
+        for kind, count in sorted(f.events.items()):
+            events_total.add_metric([kind], count)
+        yield events_total
+        breaker = GaugeMetricFamily(f'{PREFIX}_breaker_open', '1 while a provider circuit is not closed.',
+                                    labels=['provider', 'state'])  # fmt: skip
+        for provider in f.providers:
+            breaker.add_metric([provider.name, provider.breaker], 0 if provider.breaker == 'closed' else 1)
+        yield breaker
+        yield GaugeMetricFamily(f'{PREFIX}_review_waiting', 'Orders waiting for message review.',
+                                value=f.review_waiting)  # fmt: skip
+        yield GaugeMetricFamily(f'{PREFIX}_review_oldest_waiting_seconds', 'How long the oldest review has waited.',
+                                value=f.review_oldest_seconds)  # fmt: skip
 
         store = Metrics(self.conn)
         yield self._stage_histogram(store.stages())
-        yield from self._counters(store.counters())
+        yield from self._counters(f.counters)
 
     @staticmethod
     def _stage_histogram(stages: dict[str, dict[str, float]]) -> HistogramMetricFamily:
@@ -142,7 +170,15 @@ class RedisCollector:
 )
 def metrics(request: Request) -> Response:
     ctx = get_context(request)
+    required = ctx.settings.metrics_token.get_secret_value() if ctx.settings.metrics_token else ''
+    if required:
+        scheme, _, given = request.headers.get('authorization', '').partition(' ')
+        if scheme.lower() != 'bearer' or not given.strip() or not tokens_equal(given.strip(), required):
+            return Response('metrics need Authorization: Bearer <METRICS_TOKEN>\n', status_code=401,
+                            media_type='text/plain', headers={'WWW-Authenticate': 'Bearer'})  # fmt: skip
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(RedisCollector(ctx.conn, ctx.settings.queue_name))
+    settings = ctx.settings
+    registry.register(RedisCollector(ctx.conn, settings.queue_name, settings.breaker_failure_threshold,
+                                     settings.breaker_cooldown_seconds))  # fmt: skip
     encoder, content_type = choose_encoder(request.headers.get('accept', ''))
     return Response(encoder(registry), media_type=content_type, headers={'Cache-Control': 'no-store'})

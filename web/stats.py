@@ -17,7 +17,8 @@ from rq import Queue, Worker
 from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 
 from deadletter import DeadLetterQueue
-from queueing.records import KEY_PREFIX, State
+from ledger import search_index
+from queueing.records import KEY_PREFIX, State, record_key
 from utils.redis_values import text as decode_text
 
 log = logging.getLogger(__name__)
@@ -118,3 +119,24 @@ def _float(value: str) -> float:
         return float(value)
     except ValueError:
         return 0.0
+
+
+def summaries_of(conn: Redis, video_ids: list[str]) -> list[dict[str, Any]]:
+    """The dashboard's rows for these ids (one pipelined HMGET each); ids whose record is gone are dropped."""
+    fields = ('state', 'stage', 'strategy', 'attempt', 'created_at', 'updated_at')
+    with conn.pipeline(transaction=False) as pipe:
+        for video_id in video_ids:
+            pipe.hmget(record_key(video_id), fields)
+        rows = pipe.execute()
+    result, gone = [], []
+    for video_id, row in zip(video_ids, rows, strict=True):
+        values = [v.decode() if isinstance(v, bytes) else v for v in row]
+        if values[0] is None:
+            gone.append(video_id)
+            continue
+        state, stage, strategy, attempt, created, updated = values
+        result.append({'video_id': video_id, 'state': state, 'stage': stage or '', 'strategy': strategy or '',
+                       'attempt': int(attempt or 0), 'created_at': float(created or 0),
+                       'updated_at': float(updated or 0)})  # fmt: skip
+    search_index.prune(conn, gone)
+    return result
