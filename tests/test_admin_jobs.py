@@ -33,12 +33,25 @@ def test_approve_from_the_dashboard_queues_the_held_order_and_is_recorded(
         assert answer.status_code == 200, answer.text
         again = client.post(f'/api/admin/jobs/{video_id}/actions/approve', headers=ADMIN)
         assert again.status_code == 409
-        assert client.post(f'/api/admin/jobs/{video_id}/actions/cancel', headers=ADMIN).status_code == 501
         assert client.post(f'/api/admin/jobs/{video_id}/actions/approve').status_code == 401
     events = [e['event'] for e in JobRecords(redis_conn).timeline(video_id)]
     assert events[-2:] == ['review_approved', 'admin:approve']
     assert redis_conn.zscore(REVIEW_INDEX_KEY, video_id) is None
     assert 'PapaNoelReviewWaiting' not in {a.name for a in current(redis_conn, settings) if a.firing}
+
+
+def test_cancel_from_the_dashboard_takes_the_order_out_and_is_recorded(
+    worker_env: dict[str, str], redis_conn: Redis
+) -> None:
+    with TestClient(create_app(web_settings(worker_env))) as client:
+        video_id = client.post('/api/videos', json={**ORDER, 'message': 'Sigue así'}).json()['id']
+        assert client.get(f'/api/admin/jobs/{video_id}', headers=ADMIN).json()['actions']['cancel']
+        answer = client.post(f'/api/admin/jobs/{video_id}/actions/cancel', headers=ADMIN)
+        assert answer.status_code == 200, answer.text
+        assert client.post(f'/api/admin/jobs/{video_id}/actions/cancel', headers=ADMIN).status_code == 409
+        assert client.get(f'/api/videos/{video_id}').json()['state'] == 'failed'
+    events = [e['event'] for e in JobRecords(redis_conn).timeline(video_id)]
+    assert events[-2:] == ['canceled', 'admin:cancel']
 
 
 def test_search_finds_by_email_id_and_status_link(worker_env: dict[str, str], redis_conn: Redis) -> None:

@@ -24,6 +24,7 @@ import events
 import review.decisions as review
 from deadletter import DeadLetterQueue, UnknownDeadLetter
 from ledger import search_index
+from queueing.cancel import CannotCancel, cancel_order
 from queueing.records import JobRecord, JobRecords, State, record_key
 from web.admin import _AUTH_RESPONSES, Admin
 from web.api import status_of
@@ -181,6 +182,11 @@ def _reject(ctx: WebContext, video_id: str) -> str:
     return 'message rejected: the order failed and the parent is told'
 
 
+def _cancel(ctx: WebContext, video_id: str) -> str:
+    cancel_order(ctx.conn, video_id)
+    return 'canceled: taken out of production for good'
+
+
 def _purge(ctx: WebContext, video_id: str) -> str:
     DeadLetterQueue(ctx.conn).purge(video_id)
     return 'removed from the dead-letter queue'
@@ -191,7 +197,7 @@ Action = Callable[[WebContext, str], str]
 ACTIONS: dict[str, Action | None] = {
     'retry': _retry,
     'purge': _purge,
-    'cancel': None,  # issue #11's cancel
+    'cancel': _cancel,  # queueing/cancel.py
     'forget': None,  # issue #13's forget (personal data erased)
     'approve': _approve,  # issue #10's message review (review/decisions.py)
     'reject': _reject,
@@ -216,6 +222,8 @@ def run_action(ctx: Admin, request: Request, video_id: VideoIdPath, action: str)
         raise ApiError(409, 'dead_letter_not_found', language=language) from None
     except review.NotInReview:
         raise ApiError(409, 'review_not_found', language=language) from None
+    except CannotCancel:
+        raise ApiError(409, 'cannot_cancel', language=language) from None
     records.note(video_id, f'admin:{action}')
     log.info(events.ADMIN_ACTION, extra={'video_id': video_id, 'action': action})
     return JSONResponse({'id': video_id, 'action': action, 'outcome': outcome})

@@ -195,6 +195,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         'This form can only be sent from our own page.',
     ),
     'review_not_found': ('Ese pedido no está esperando revisión.', 'That order is not waiting for review.'),
+    'cannot_cancel': (
+        'Ese pedido ya terminó o se está haciendo ahora mismo: no se puede cancelar.',
+        'That order has finished or is being made right now: it cannot be canceled.',
+    ),
     'invalid_request': ('La petición no es válida.', 'The request is not valid.'),
     'internal_error': (
         'Algo ha fallado por nuestra parte. Inténtalo de nuevo más tarde.',
