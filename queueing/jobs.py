@@ -4,11 +4,14 @@ it reads the settings and assembles the production from them."""
 from __future__ import annotations
 
 from functools import cache
+from typing import Literal
 
+from redis import Redis
 from rq import get_current_job
 
 from audiocache import AudioCache
 from compose import RenderOptions, RenderSpec
+from delivery.jobs import announce, current_settings
 from pipeline import Production, produce_video
 from retries import ProviderRetryPolicy
 from settings import Settings
@@ -61,4 +64,16 @@ def process_video(video_id: str) -> str:
         raise RuntimeError('process_video must run inside an RQ worker')
     # RQ decides on a retry after we return; with none left, this failure is the last one.
     final_attempt = not job.retries_left
-    return produce_video(video_id, job.connection, current_production(), final_attempt=final_attempt)
+    try:
+        location = produce_video(video_id, job.connection, current_production(), final_attempt=final_attempt)
+    except Exception:
+        if final_attempt:
+            _announce(job.connection, video_id, 'failed')
+        raise
+    _announce(job.connection, video_id, 'completed')
+    return location
+
+
+def _announce(conn: Redis, video_id: str, event: Literal['completed', 'failed']) -> None:
+    # The e-mail is a job of its own: queued here, sent by whichever worker takes it.
+    announce(conn, current_settings(), video_id, event)

@@ -8,6 +8,7 @@ location and the error. A list beside it keeps the event timeline.
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from enum import StrEnum
 from typing import Any
@@ -20,6 +21,8 @@ from orders.model import Order
 from utils.redis_values import text_dict
 
 KEY_PREFIX = 'papanoel:video:'
+#: The order page's token -> video id (web/order_page.py). The token is the parent's key to the order.
+PAGE_PREFIX = 'papanoel:page:'
 TIMELINE_MAX = 200
 
 
@@ -52,6 +55,12 @@ class JobRecord(BaseModel):
     attempt: int = 0
     #: One entry per failed attempt: attempt, stage, provider, error_type, message, at.
     errors: list[dict[str, Any]] = Field(default_factory=list)
+    #: The order page's unguessable token (/v/<token>): 192 random bits, not derived from the id.
+    page_token: str = ''
+    #: When the video was delivered (stored and recorded): retention counts from here.
+    completed_at: float | None = None
+    #: Names of media published for providers, and audio-cache keys made from this order's text.
+    traces: dict[str, list[str]] = Field(default_factory=dict)
 
 
 def record_key(video_id: str) -> str:
@@ -66,6 +75,10 @@ def timeline_key(video_id: str) -> str:
     return f'{KEY_PREFIX}{video_id}:timeline'
 
 
+def page_key(token: str) -> str:
+    return f'{PAGE_PREFIX}{token}'
+
+
 class JobRecords:
     def __init__(self, conn: Redis) -> None:
         self.conn = conn
@@ -73,6 +86,7 @@ class JobRecords:
     def create(self, pipe: Pipeline, order: Order) -> None:
         """Write a new queued record inside the caller's transaction (see queueing.enqueue)."""
         now = time.time()
+        token = secrets.token_urlsafe(24)
         pipe.hset(
             record_key(order.video_id),
             mapping={
@@ -81,8 +95,10 @@ class JobRecords:
                 'state': State.QUEUED.value,
                 'created_at': now,
                 'updated_at': now,
+                'page_token': token,
             },
         )
+        pipe.set(page_key(token), order.video_id)
         self._event(pipe, order.video_id, 'queued', now)
 
     def get(self, video_id: str) -> JobRecord | None:
@@ -110,7 +126,31 @@ class JobRecords:
             error=fields.get('error', ''),
             attempt=int(fields.get('attempt', 0)),
             errors=json.loads(fields.get('errors', '[]')),
+            page_token=fields.get('page_token', ''),
+            completed_at=float(fields['completed_at']) if fields.get('completed_at') else None,
+            traces=json.loads(fields.get('traces', '{}')),
         )
+
+    def video_for_page(self, token: str) -> str | None:
+        value = self.conn.get(page_key(token)) if token else None
+        return value.decode() if isinstance(value, bytes) else value
+
+    def add_event(self, video_id: str, event: str, **data: Any) -> None:
+        """One timeline entry (deliveries, deletions), never personal data."""
+        now = time.time()
+        with self.conn.pipeline() as pipe:
+            pipe.rpush(timeline_key(video_id), json.dumps({'at': now, 'event': event, **data}))
+            pipe.ltrim(timeline_key(video_id), -TIMELINE_MAX, -1)
+            pipe.execute()
+
+    def add_traces(self, video_id: str, kind: str, names: list[str]) -> None:
+        """Remember what personal files this order made outside its own names, so deletion finds them."""
+        if not names or not self.conn.exists(record_key(video_id)):
+            return
+        record = self.get(video_id)
+        traces = record.traces if record else {}
+        traces[kind] = sorted({*traces.get(kind, []), *names})
+        self.conn.hset(record_key(video_id), 'traces', json.dumps(traces))
 
     def timeline(self, video_id: str) -> list[dict[str, Any]]:
         return [json.loads(item) for item in self.conn.lrange(timeline_key(video_id), 0, -1)]
@@ -158,7 +198,9 @@ class JobRecords:
             'attempts': json.dumps(attempts),
             'error': '',
         }
-        self._update(video_id, time.time(), fields, event='completed')
+        now = time.time()
+        fields['completed_at'] = now
+        self._update(video_id, now, fields, event='completed')
 
     def fail_attempt(self, video_id: str, error: dict[str, Any], *, final: bool) -> None:
         """Record one failed attempt; `final` when no attempt is left (the job goes to the dead-letter queue)."""
