@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from admin import dlq_commands, ops_commands
+from admin import dlq_commands, ops_commands, privacy_commands
 from compose.placeholders import render_placeholders
 from orders import OrderError, parse_order
 from queueing.connection import connect
@@ -112,6 +112,8 @@ def assets(settings: Settings, assets_dir: Path | None, size: str, force: bool) 
 cli.add_command(dlq_commands.dlq)
 cli.add_command(ops_commands.stats)
 cli.add_command(ops_commands.cleanup)
+cli.add_command(privacy_commands.purge)
+cli.add_command(privacy_commands.forget)
 
 if __name__ == '__main__':
     cli()

@@ -13,6 +13,7 @@ from audiocache import AudioCache
 from compose import RenderOptions, RenderSpec
 from delivery.jobs import announce, current_settings
 from pipeline import Production, produce_video
+from privacy.forget import Forgetter, tombstone
 from retries import ProviderRetryPolicy
 from settings import Settings
 from storage import build_storage
@@ -64,13 +65,20 @@ def process_video(video_id: str) -> str:
         raise RuntimeError('process_video must run inside an RQ worker')
     # RQ decides on a retry after we return; with none left, this failure is the last one.
     final_attempt = not job.retries_left
+    conn = job.connection
+    if tombstone(conn, video_id):  # deleted on request before its turn came: nothing to make
+        return ''
     try:
-        location = produce_video(video_id, job.connection, current_production(), final_attempt=final_attempt)
+        location = produce_video(video_id, conn, current_production(), final_attempt=final_attempt)
     except Exception:
-        if final_attempt:
-            _announce(job.connection, video_id, 'failed')
+        if final_attempt and not tombstone(conn, video_id):
+            _announce(conn, video_id, 'failed')
         raise
-    _announce(job.connection, video_id, 'completed')
+    if tombstone(conn, video_id):
+        # Deleted while it was being made: what the render stored just now goes too.
+        Forgetter(conn, current_production().storage, current_settings()).forget(video_id, reason='parent')
+        return ''
+    _announce(conn, video_id, 'completed')
     return location
 
 

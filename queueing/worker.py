@@ -27,6 +27,7 @@ import events
 from deadletter import DeadLetterQueue
 from locking import force_release, holder_alive
 from maintenance import cleanup
+from privacy.retention import purge
 from queueing.jobs import current_production
 from queueing.records import JobRecords
 from settings import Settings
@@ -88,6 +89,8 @@ class VideoWorker(Worker):
         if self.connection.set(CLEANUP_LOCK_KEY, self.name, nx=True, ex=max(every, 1)):
             cleanup(self.connection, self.settings.temp_dir, temp_max_age_hours=self.settings.temp_max_age_hours,
                     jobs_max_age_hours=self.settings.jobs_max_age_hours)  # fmt: skip
+            # Videos past RETENTION_DAYS, with everything personal about their orders.
+            purge(self.connection, current_production().storage, self.settings)
 
     # --- shutdown ---
 
