@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from redis import Redis
 
@@ -24,6 +25,7 @@ from storage import LocalStorage
 from storage.s3 import S3Storage
 from tests.test_s3_storage import aws_env, bucket, s3_endpoint  # noqa: F401  (fixtures)
 from tests.workers import ROOT
+from utils.redis_values import text
 
 DAY = 86400
 EMAIL = 'papa.de.lucia@example.com'
@@ -34,7 +36,7 @@ def everything_in_redis(conn: Redis) -> dict[str, str]:
     dump = {}
     for raw in conn.scan_iter(count=1000):
         key = raw.decode()
-        kind = conn.type(raw).decode()
+        kind = text(conn.type(raw))
         if kind == 'string':
             value: object = conn.get(raw)
         elif kind == 'hash':
@@ -55,8 +57,8 @@ def files_under(*roots: Path) -> list[str]:
     return sorted(str(p) for root in roots if root.exists() for p in root.rglob('*') if p.is_file())
 
 
-def settings_for(tmp_path: Path, redis_url: str, **overrides: object) -> Settings:
-    values: dict[str, object] = {
+def settings_for(tmp_path: Path, redis_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
         'redis_url': redis_url,
         'output_dir': tmp_path / 'output',
         'temp_dir': tmp_path / 'tmp',
