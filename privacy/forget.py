@@ -155,7 +155,7 @@ class Forgetter:
         if token:
             keys.append(page_key(token))
         for pattern in (f'{_LOCK_PREFIX}{video_id}*', f'{LEDGER_PREFIX}{video_id}:*', f'rq:*{video_id}*'):
-            keys += [text(k) for k in self.conn.scan_iter(match=pattern, count=500)]
+            keys += [text(k) for k in self.conn.scan_iter(match=pattern, count=500) if 'forget-' not in text(k)]
         # An Idempotency-Key remembered for a day names the order it made.
         for key in self.conn.scan_iter(match=_IDEMPOTENCY_PREFIX + '*', count=500):
             kind = text(self.conn.type(key))
@@ -166,9 +166,10 @@ class Forgetter:
 
     def _delete_rq_jobs(self, video_id: str) -> None:
         """The video's job and its delivery jobs, out of every queue and registry."""
+        own_job = f'forget-{video_id}'  # the job running this deletion on a worker (privacy/jobs.py) ends itself
         for raw in self.conn.scan_iter(match=f'rq:job:*{video_id}*', count=500):
             job_id = text(raw).removeprefix('rq:job:')
-            if ':' in job_id:
+            if ':' in job_id or job_id == own_job:
                 continue
             try:
                 job = Job.fetch(job_id, connection=self.conn)
@@ -181,11 +182,11 @@ class Forgetter:
             kind = text(self.conn.type(raw))
             if kind == 'zset':
                 for member in texts(self.conn.zrange(raw, 0, -1)):
-                    if video_id in member:
+                    if video_id in member and own_job not in member:
                         self.conn.zrem(raw, member)
             elif kind == 'list' and key.startswith('rq:queue:'):
                 for member in set(texts(self.conn.lrange(raw, 0, -1))):
-                    if video_id in member:
+                    if video_id in member and own_job not in member:
                         self.conn.lrem(raw, 0, member)
 
 

@@ -19,7 +19,7 @@ from queueing.connection import connect, is_embedded
 from settings import Settings
 from storage import Storage, build_storage
 from utils.logs import configure_logging
-from web import admin, api, errors, health, metrics, pages, security
+from web import admin, api, errors, health, metrics, order_page, pages, security
 from web.context import WebContext
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,7 @@ def create_app(
     app.include_router(metrics.router)
     app.include_router(admin.router)
     app.include_router(pages.router)
+    app.include_router(order_page.router)
     app.mount('/static', StaticFiles(directory=pages.STATIC), name='static')
     security.install(
         app,

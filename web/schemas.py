@@ -48,6 +48,7 @@ class Accepted(BaseModel):
     id: str
     status_url: str
     state: Literal['queued', 'processing', 'completed', 'failed']
+    page_url: str | None = Field(default=None, description="The order page, the parent's lasting link: /v/<token>.")
 
 
 class SafeError(BaseModel):

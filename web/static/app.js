@@ -23,7 +23,7 @@
       message_label: 'Tu mensaje (opcional)',
       message_hint: 'Papá Noel lo leerá en voz alta.',
       email_label: 'Tu correo electrónico',
-      email_hint: 'Solo para avisarte si algo sale mal.',
+      email_hint: 'Te enviaremos el enlace al vídeo cuando esté listo, o un aviso si algo sale mal.',
       language_label: 'Idioma del vídeo',
       consent_label: 'Soy su madre, padre o tutor y acepto que se cree este vídeo con su nombre.',
       submit: 'Pedir mi vídeo',
@@ -33,7 +33,7 @@
       failed_title: 'Vaya, algo ha salido mal',
       download: 'Descargar el vídeo',
       new_order: 'Pedir otro vídeo',
-      footer: 'Hecho con cariño en el Polo Norte. Tus datos solo se usan para crear este vídeo.',
+      footer: 'Hecho con cariño en el Polo Norte. Tus datos solo se usan para crear y entregar este vídeo; lo borramos, con ellos, {days} días después de entregarlo, o antes si lo pides.',
       toggle: 'English',
       toggle_lang: 'en',
       // Field rules, as in orders/model.py.
@@ -65,6 +65,7 @@
       store: 'Envolviendo el regalo…',
       processing: 'Preparando el vídeo…',
       completed: 'Dale al play, o descárgalo para guardarlo.',
+      page_link: 'Esta es la página de tu pedido; cuando el vídeo esté listo, te la enviaremos también por correo:',
       failed: 'No pudimos crear el vídeo.',
       lost: 'No encontramos este pedido.',
     },
@@ -80,7 +81,7 @@
       message_label: 'Your message (optional)',
       message_hint: 'Santa will read it aloud.',
       email_label: 'Your email',
-      email_hint: 'Only to let you know if something goes wrong.',
+      email_hint: "We'll e-mail you the link to the video when it's ready, or tell you if something goes wrong.",
       language_label: 'Language of the video',
       consent_label: "I am the child's parent or guardian and I agree to this video being made with their name.",
       submit: 'Order my video',
@@ -90,7 +91,7 @@
       failed_title: 'Oh no, something went wrong',
       download: 'Download the video',
       new_order: 'Order another video',
-      footer: 'Made with love at the North Pole. Your details are only used to make this video.',
+      footer: 'Made with love at the North Pole. Your details are only used to make and deliver this video; we delete it, with them, {days} days after delivering it, or sooner if you ask.',
       toggle: 'Español',
       toggle_lang: 'es',
       name_required: "Please enter the child's name.",
@@ -120,6 +121,7 @@
       store: 'Wrapping the present…',
       processing: 'Making the video…',
       completed: 'Press play, or download it to keep it.',
+      page_link: "This is your order page; when the video is ready, we'll e-mail it to you too:",
       failed: "We couldn't make the video.",
       lost: "We couldn't find this order.",
     },
@@ -149,6 +151,7 @@
     document.querySelectorAll('[data-i18n]').forEach((el) => {
       el.textContent = t(el.getAttribute('data-i18n'));
     });
+    $('footer-text').textContent = t('footer').replace('{days}', document.body.dataset.retentionDays);
     const toggle = $('lang-toggle');
     toggle.textContent = t('toggle');
     toggle.setAttribute('lang', t('toggle_lang'));
@@ -285,6 +288,11 @@
       const body = await response.json().catch(() => ({}));
       if (response.status === 202) {
         pending = null;
+        if (body.page_url) {
+          $('page-link').href = body.page_url;
+          $('page-link').textContent = window.location.origin + body.page_url;
+          $('page-link-box').hidden = false;
+        }
         startProgress(body.id);
         return;
       }
@@ -411,6 +419,7 @@
 
   function newOrder() {
     window.clearTimeout(pollTimer);
+    $('page-link-box').hidden = true;
     currentVideo = '';
     lastStatus = null;
     try { sessionStorage.removeItem(STORAGE_ORDER); } catch (e) { /* nothing kept */ }
@@ -432,7 +441,8 @@
     form.noValidate = true; // our messages, in the page's language, instead of the browser's
     let saved = null;
     try { saved = localStorage.getItem(STORAGE_LANG); } catch (e) { saved = null; }
-    applyLanguage(saved || 'es');
+    // No choice stored: the language the server picked from Accept-Language.
+    applyLanguage(saved || document.documentElement.lang);
 
     $('lang-toggle').addEventListener('click', () => applyLanguage(lang === 'es' ? 'en' : 'es'));
     $('language').addEventListener('change', () => { languageTouched = true; });
