@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from datetime import UTC, datetime
 from functools import cache
 from typing import Literal
 
@@ -19,7 +20,8 @@ import events
 from delivery.ledger import Ledger
 from delivery.mailer import MailError, send_smtp, write_outbox
 from delivery.messages import build_email, failed_letter, ready_letter
-from queueing.records import JobRecord, JobRecords
+from delivery.webhooks import CallbackRefused, WebhookFailed, check_callback_url, event_id, post, signed_request
+from queueing.records import JobRecord, JobRecords, record_key
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -52,6 +54,12 @@ def announce(conn: Redis, settings: Settings, video_id: str, event: Event) -> No
         failure_ttl=DAY,
         description=f'papa-noel e-mail {event} {video_id}',
     )
+    record = JobRecords(conn).get(video_id)
+    url = conn.hget(record_key(video_id), CALLBACK_FIELD)
+    if record is not None and url:
+        hook = f'video.{event}'
+        announce_webhook(conn, settings, video_id, hook, url.decode() if isinstance(url, bytes) else url,
+                         video_payload(settings, record, hook))  # fmt: skip
 
 
 def page_url(settings: Settings, record: JobRecord) -> str:
@@ -113,3 +121,81 @@ def send_email(video_id: str, event: Event) -> str:
     ledger.finish('sent')
     records.add_event(video_id, f'email:{event}:sent')
     return 'sent'
+
+
+# --- webhooks ---
+
+CALLBACK_FIELD = 'callback_url'
+
+
+def hook_job_id(video_id: str, event: str) -> str:
+    return f'hook-{video_id}-{event.removeprefix("video.")}'  # RQ ids allow no dot
+
+
+def announce_webhook(conn: Redis, settings: Settings, video_id: str, event: str, url: str,
+                     payload: dict[str, object]) -> None:  # fmt: skip
+    delays = settings.webhook_retry_delays_seconds
+    Queue(settings.queue_name, connection=conn).enqueue_call(
+        'delivery.jobs.send_webhook',
+        args=(video_id, event, url, payload),
+        job_id=hook_job_id(video_id, event),
+        timeout=int(settings.webhook_timeout_seconds) + 30,
+        retry=Retry(max=len(delays), interval=delays) if delays else None,
+        result_ttl=0 if event == 'video.deleted' else DAY,  # nothing of a deleted video stays behind
+        failure_ttl=0 if event == 'video.deleted' else DAY,
+        description=f'papa-noel webhook {event}',
+    )
+
+
+def send_webhook(video_id: str, event: str, url: str, payload: dict[str, object]) -> str:
+    job = get_current_job()
+    if job is None:
+        raise RuntimeError('send_webhook must run inside an RQ worker')
+    settings = current_settings()
+    records = JobRecords(job.connection)
+    # The timeline of a deleted video is gone with it: attempts on video.deleted are only logged.
+    timeline = event != 'video.deleted' and job.connection.exists(record_key(video_id))
+    extra = {'video_id': video_id, 'webhook_event': event}
+    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else ''
+    try:
+        if not secret:
+            raise CallbackRefused('WEBHOOK_SECRET is not set')
+        check_callback_url(url, allow_private=settings.webhook_allow_private)
+    except CallbackRefused as exc:
+        if timeline:
+            records.add_event(video_id, f'webhook:{event}:refused', reason=str(exc))
+        log.error(events.WEBHOOK_GAVE_UP, extra={**extra, 'error': str(exc)})
+        return 'refused'
+    message_id = event_id(video_id, event)
+    body, headers = signed_request(secret, message_id, {'type': event, 'timestamp': _now_iso(), 'data': payload})
+    try:
+        status = post(url, body, headers, settings.webhook_timeout_seconds)
+        outcome = 'delivered' if 200 <= status < 300 else f'http {status}'
+    except WebhookFailed as exc:
+        status, outcome = 0, str(exc)
+    if timeline:
+        records.add_event(video_id, f'webhook:{event}:attempt', outcome=outcome, webhook_id=message_id)
+    if outcome == 'delivered':
+        log.info(events.WEBHOOK_DELIVERED, extra={**extra, 'status': status})
+        return 'delivered'
+    if not job.retries_left:
+        if timeline:
+            records.add_event(video_id, f'webhook:{event}:gave_up')
+        log.error(events.WEBHOOK_GAVE_UP, extra={**extra, 'error': outcome})
+        return 'gave_up'
+    log.warning(events.WEBHOOK_RETRYING, extra={**extra, 'error': outcome})
+    raise RetryWebhook(outcome)
+
+
+class RetryWebhook(Exception):
+    """Not delivered: RQ tries again after the next delay."""
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec='seconds').replace('+00:00', 'Z')
+
+
+def video_payload(settings: Settings, record: JobRecord, event: str) -> dict[str, object]:
+    return {'id': record.video_id, 'state': record.state.value, 'status_url':
+            f'{settings.public_base_url.rstrip("/")}/api/videos/{record.video_id}',
+            'page_url': page_url(settings, record)}  # fmt: skip

@@ -29,6 +29,7 @@ from rq.job import Job
 import events
 from audiocache import AudioCache
 from deadletter.queue import ENTRY_PREFIX, INDEX_KEY
+from delivery.jobs import announce_webhook
 from delivery.ledger import PREFIX as LEDGER_PREFIX
 from queueing.records import JobRecords, checkpoints_key, page_key, record_key, timeline_key
 from settings import Settings
@@ -130,6 +131,9 @@ class Forgetter:
             for key in report.redis_keys:
                 pipe.delete(key)
             pipe.execute()
+        if report.callback_url and not report.already_forgotten:
+            announce_webhook(self.conn, self.settings, video_id, 'video.deleted', report.callback_url,
+                             {'id': video_id, 'deleted_at': moment, 'reason': reason})  # fmt: skip
         log.info(events.VIDEO_FORGOTTEN, extra={'video_id': video_id, 'reason': reason, 'files': len(report.files),
                                                 'redis_keys': len(report.redis_keys)})  # fmt: skip
         return report

@@ -17,11 +17,14 @@ from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
+from delivery.jobs import CALLBACK_FIELD
+from delivery.webhooks import CallbackRefused, check_callback_url
 from metrics import Metrics
 from orders.model import FieldError, Order, OrderError, parse_order
 from privacy.forget import page_tombstone, tombstone
 from queueing.enqueue import enqueue_order
 from queueing.records import JobRecord, JobRecords, State, record_key
+from settings import Settings
 from storage import LocalStorage
 from utils.redis_values import text
 from web import i18n
@@ -146,7 +149,7 @@ def _accept_order(
 
     body_fingerprint = fingerprint(fields)
     order_id = order_id_for(ctx.idempotency_secret(), idempotency_key, body_fingerprint) if idempotency_key else None
-    order = _valid_order(fields, order_id, language, metrics)
+    order = _valid_order(fields, order_id, language, metrics, ctx.settings)
 
     if idempotency_key:
         claim = ctx.idempotency.claim(idempotency_key, body_fingerprint)
@@ -165,6 +168,9 @@ def _accept_order(
         if idempotency_key:
             ctx.idempotency.abandon(idempotency_key)
         raise
+    callback = fields.get('callback_url')
+    if result.created and isinstance(callback, str) and callback:
+        ctx.conn.hset(record_key(result.video_id), CALLBACK_FIELD, callback)
     if idempotency_key:
         ctx.idempotency.finish(idempotency_key, body_fingerprint, result.video_id)
     metrics.incr('web:orders:accepted')
@@ -172,13 +178,31 @@ def _accept_order(
     return _accepted(result.video_id, result.state.value, page_token), not result.created
 
 
-def _valid_order(fields: dict[str, Any], order_id: str | None, language: i18n.Language, metrics: Metrics) -> Order:
+def _callback_errors(url: Any, settings: Settings) -> list[FieldError]:
+    if url is None or url == '':
+        return []
+    if not isinstance(url, str):
+        return [FieldError(field='callback_url', code='string_type', message='must be text')]
+    if not settings.webhook_secret:
+        return [FieldError(field='callback_url', code='callback_url', message='webhooks are not enabled here')]
+    try:
+        check_callback_url(url, allow_private=settings.webhook_allow_private)
+    except CallbackRefused as exc:
+        return [FieldError(field='callback_url', code='callback_url', message=str(exc))]
+    return []
+
+
+def _valid_order(
+    fields: dict[str, Any], order_id: str | None, language: i18n.Language, metrics: Metrics, settings: Settings
+) -> Order:
     errors = [
         FieldError(field=name, code='extra_forbidden', message='unknown field')
         for name in fields
         if name not in PUBLIC_FIELDS
     ]
-    data = {name: fields[name] for name in PUBLIC_FIELDS if name in fields}
+    # The callback is the API caller's, not part of the order: checked here, kept beside the record.
+    data = {name: fields[name] for name in PUBLIC_FIELDS if name in fields and name != 'callback_url'}
+    errors.extend(_callback_errors(fields.get('callback_url'), settings))
     if order_id:
         data['order_id'] = order_id
     order: Order | None = None

@@ -68,6 +68,10 @@ _FIELD_MESSAGES: dict[tuple[str, str], tuple[str, str]] = {
         'El correo electrónico no es válido.',
         'Please enter a valid email address.',
     ),
+    ('callback_url', 'callback_url'): (
+        'La URL de aviso debe ser https y pública (no una dirección privada ni local).',
+        'The callback URL must be https and public (not a private or local address).',
+    ),
     ('language', 'literal_error'): ('El idioma debe ser «es» o «en».', 'The language must be "es" or "en".'),
     ('consent', 'missing'): (
         'Necesitamos tu consentimiento para crear el vídeo.',

@@ -23,6 +23,12 @@ class OrderRequest(BaseModel):
     parent_email: str = Field(max_length=254, examples=['mama@example.com'])
     language: Literal['es', 'en'] = 'es'
     consent: bool = Field(description='The parent agrees to the video being made; must be true.')
+    callback_url: str | None = Field(
+        default=None,
+        max_length=2048,
+        description='https URL that gets signed webhooks (Standard Webhooks): video.completed, video.failed, '
+        'video.deleted. Needs WEBHOOK_SECRET on the server.',
+    )
 
 
 class Localized(BaseModel):
