@@ -24,10 +24,14 @@ from rq.timeouts import TimerDeathPenalty
 
 import events
 from deadletter import DeadLetterQueue
+from delivery.jobs import current_settings
+from privacy.retention import purge
 from queueing.jobs import current_production
 from settings import Settings
 
 log = logging.getLogger(__name__)
+
+PURGE_LOCK_KEY = 'papanoel:purge:lock'
 
 
 class ThreadWorker(SimpleWorker):
@@ -47,6 +51,14 @@ class ThreadWorker(SimpleWorker):
         self._enqueue_due_retries()
         for queue in self.queues:
             DeadLetterQueue(self.connection).sweep(queue.name)
+        self._purge_if_due()
+
+    def _purge_if_due(self) -> None:
+        """The retention purge, as VideoWorker runs it with its cleanup: once per CLEANUP_INTERVAL_HOURS."""
+        settings = current_settings()
+        every = max(int(settings.cleanup_interval_hours * 3600), 1)
+        if self.connection.set(PURGE_LOCK_KEY, self.name, nx=True, ex=every):
+            purge(self.connection, current_production().storage, settings)
 
     def _enqueue_due_retries(self) -> None:
         scheduler = RQScheduler(self.queues, connection=self.connection)
