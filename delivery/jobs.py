@@ -11,6 +11,7 @@ import logging
 import sys
 from datetime import UTC, datetime
 from functools import cache
+from pathlib import Path
 from typing import Literal
 
 from redis import Redis
@@ -23,6 +24,7 @@ from delivery.messages import build_email, failed_letter, ready_letter
 from delivery.webhooks import CallbackRefused, WebhookFailed, check_callback_url, event_id, post, signed_request
 from queueing.records import JobRecord, JobRecords, record_key
 from settings import Settings
+from storage import LocalStorage, build_storage
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +72,15 @@ def available_until(record: JobRecord, settings: Settings) -> float:
     return (record.completed_at or record.updated_at) + settings.retention_days * DAY
 
 
+def poster_of(settings: Settings, video_id: str) -> Path | None:
+    """The video's poster (any stored `<id>[.<...>].jpg`), shown in the e-mail; local storage only for now."""
+    storage = build_storage(settings)
+    if not isinstance(storage, LocalStorage):
+        return None
+    posters = [Path(p) for p in storage.video_files(video_id) if p.lower().endswith(('.jpg', '.jpeg'))]
+    return posters[0] if posters else None
+
+
 class RetryMail(Exception):
     """A transient failure: RQ tries the job again after its next delay."""
 
@@ -99,7 +110,8 @@ def send_email(video_id: str, event: Event) -> str:
                                settings.retention_days) if event == 'completed'
                   else failed_letter(record.order, page_url(settings, record), settings.retention_days))  # fmt: skip
         message = build_email(letter, sender=settings.mail_from, recipient=str(record.order.parent_email),
-                              message_id_seed=f'{video_id}.{event}', language=record.order.language)  # fmt: skip
+                              message_id_seed=f'{video_id}.{event}', language=record.order.language,
+                              poster=poster_of(settings, video_id) if event == 'completed' else None)  # fmt: skip
         if settings.smtp_host:
             send_smtp(message, settings)
             log.info(events.MAIL_SENT, extra=extra)
