@@ -68,12 +68,9 @@ def process_video(video_id: str) -> str:
     conn = job.connection
     if tombstone(conn, video_id):  # deleted on request before its turn came: nothing to make
         return ''
-    try:
-        location = produce_video(video_id, conn, current_production(), final_attempt=final_attempt)
-    except Exception:
-        if final_attempt and not tombstone(conn, video_id):
-            _announce(conn, video_id, 'failed')
-        raise
+    # A final failure is announced when the job reaches the dead-letter queue (deadletter/queue.py),
+    # which also catches the failures this function never sees (a killed work horse).
+    location = produce_video(video_id, conn, current_production(), final_attempt=final_attempt)
     if tombstone(conn, video_id):
         # Deleted while it was being made: what the render stored just now goes too.
         Forgetter(conn, current_production().storage, current_settings()).forget(video_id, reason='parent')
@@ -82,6 +79,6 @@ def process_video(video_id: str) -> str:
     return location
 
 
-def _announce(conn: Redis, video_id: str, event: Literal['completed', 'failed']) -> None:
+def _announce(conn: Redis, video_id: str, event: Literal['completed']) -> None:
     # The e-mail is a job of its own: queued here, sent by whichever worker takes it.
     announce(conn, current_settings(), video_id, event)

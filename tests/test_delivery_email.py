@@ -5,6 +5,8 @@ arrives is parsed with the `email` package."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -16,14 +18,34 @@ from redis import Redis
 
 from delivery.jobs import announce
 from orders import parse_order
+from providers.base import ProviderSet, Speech, TTSProvider
 from queueing.enqueue import enqueue_order
 from queueing.records import JobRecords, State
 from retries import job_retry
+from settings import Settings
+from storage.base import Storage
 from tests.smtp_server import Mailbox, smtp_server
 from tests.web_support import web_settings
-from tests.workers import ROOT
+from tests.workers import ROOT, start_worker, stop, wait_for
 
 BASE = 'https://videos.example.test'
+
+
+class HangingTTS(TTSProvider):
+    """Says it started (a marker file), then hangs until its work horse is killed."""
+
+    name = 'hanging'
+
+    def synthesize(self, text: str, language: str, workdir: Path) -> Speech:
+        Path(os.environ['HANG_MARKER']).write_text(str(os.getpid()))
+        time.sleep(3600)
+        raise AssertionError('not killed')
+
+
+def hanging_providers(settings: Settings, storage: Storage) -> ProviderSet:
+    return ProviderSet(tts=(HangingTTS(),))
+
+
 EMAIL = 'mama.sofia@example.com'
 
 
@@ -155,3 +177,24 @@ def test_without_smtp_host_the_email_is_written_to_the_outbox(
 
     message = message_from_bytes(path.read_bytes(), policy=policy.default)
     assert message['To'] == EMAIL and message.get_content_type() == 'multipart/alternative'
+
+
+def test_a_killed_work_horse_on_the_last_attempt_still_gets_one_apology(
+    redis_conn: Redis, mail_env: dict[str, str], smtp: tuple[int, Mailbox], tmp_path: Path
+) -> None:
+    _, mailbox = smtp
+    video_id = order_for(redis_conn, attempts=1)
+    marker = tmp_path / 'horse.pid'
+    env = {**mail_env, 'PROVIDER_FACTORY': 'tests.test_delivery_email:hanging_providers', 'HANG_MARKER': str(marker)}
+    worker = start_worker(env, log=tmp_path / 'worker.log')
+    try:
+        wait_for(marker.exists, 120, 0.1, 'the work horse to start the job')
+        os.kill(int(marker.read_text()), signal.SIGKILL)  # the horse dies without running any of our code
+        with mailbox.received:
+            assert mailbox.received.wait_for(lambda: mailbox.messages, timeout=120), 'no apology arrived'
+    finally:
+        stop(worker)
+    assert len(mailbox.messages) == 1
+    assert mailbox.messages[0]['Subject'] == 'No hemos podido crear el vídeo de Papá Noel para Sofía'
+    record = JobRecords(redis_conn).get(video_id)
+    assert record is not None and record.state is State.FAILED
