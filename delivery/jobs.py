@@ -39,6 +39,16 @@ def current_settings() -> Settings:
     return Settings()
 
 
+def delivery_queue_name(settings: Settings) -> str:
+    """E-mails, webhooks and deletions wait in a queue of their own, which workers take before videos:
+    a parent's e-mail never waits behind December's render backlog, and queue depth stays videos only."""
+    return f'{settings.queue_name}-delivery'
+
+
+def worker_queues(settings: Settings) -> list[str]:
+    return [delivery_queue_name(settings), settings.queue_name]
+
+
 def mail_job_id(video_id: str, event: str) -> str:
     return f'mail-{video_id}-{event}'
 
@@ -46,7 +56,7 @@ def mail_job_id(video_id: str, event: str) -> str:
 def announce(conn: Redis, settings: Settings, video_id: str, event: Event) -> None:
     """Queue the e-mail for this event (and later deliveries); safe to call more than once."""
     delays = settings.delivery_retry_delays_seconds
-    Queue(settings.queue_name, connection=conn).enqueue_call(
+    Queue(delivery_queue_name(settings), connection=conn).enqueue_call(
         'delivery.jobs.send_email',
         args=(video_id, event),
         job_id=mail_job_id(video_id, event),
@@ -147,7 +157,7 @@ def hook_job_id(video_id: str, event: str) -> str:
 def announce_webhook(conn: Redis, settings: Settings, video_id: str, event: str, url: str,
                      payload: dict[str, object]) -> None:  # fmt: skip
     delays = settings.webhook_retry_delays_seconds
-    Queue(settings.queue_name, connection=conn).enqueue_call(
+    Queue(delivery_queue_name(settings), connection=conn).enqueue_call(
         'delivery.jobs.send_webhook',
         args=(video_id, event, url, payload),
         job_id=hook_job_id(video_id, event),

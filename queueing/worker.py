@@ -25,6 +25,7 @@ from rq.worker_pool import WorkerPool
 
 import events
 from deadletter import DeadLetterQueue
+from delivery.jobs import worker_queues
 from locking import force_release, holder_alive
 from maintenance import cleanup
 from privacy.retention import purge
@@ -64,7 +65,8 @@ class VideoWorker(Worker):
 
     def clean_registries(self) -> None:
         for queue in self.queues:
-            self._expire_lockless_jobs(queue)
+            if queue.name == self.settings.queue_name:  # delivery jobs hold no video lock
+                self._expire_lockless_jobs(queue)
         super().clean_registries()  # type: ignore[no-untyped-call]
         for queue in self.queues:
             DeadLetterQueue(self.connection).sweep(queue.name)
@@ -132,10 +134,11 @@ def run_workers(conn: Redis, settings: Settings, *, burst: bool = False) -> None
     """Work the queue until stopped (or, with `burst`, until it is empty)."""
     current_production()  # build once in the parent so every forked horse starts warm
     if settings.worker_count == 1:
-        worker = VideoWorker([Queue(settings.queue_name, connection=conn)], connection=conn, settings=settings)
+        queues = [Queue(name, connection=conn) for name in worker_queues(settings)]  # deliveries first
+        worker = VideoWorker(queues, connection=conn, settings=settings)
         worker.work(burst=burst, logging_level=settings.log_level, with_scheduler=True)
     else:
-        pool = WorkerPool([settings.queue_name], connection=conn, num_workers=settings.worker_count,
+        pool = WorkerPool(worker_queues(settings), connection=conn, num_workers=settings.worker_count,
                           worker_class=VideoWorker)  # fmt: skip
         pool.start(burst=burst, logging_level=settings.log_level)
 
@@ -143,5 +146,5 @@ def run_workers(conn: Redis, settings: Settings, *, burst: bool = False) -> None
 def drain_in_process(conn: Redis, settings: Settings) -> None:
     """Process every queued job in this process: the embedded-Redis demo, where no fork may share it."""
     current_production()
-    worker = SimpleWorker([Queue(settings.queue_name, connection=conn)], connection=conn)
+    worker = SimpleWorker([Queue(name, connection=conn) for name in worker_queues(settings)], connection=conn)
     worker.work(burst=True, logging_level=settings.log_level)

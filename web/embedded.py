@@ -24,7 +24,7 @@ from rq.timeouts import TimerDeathPenalty
 
 import events
 from deadletter import DeadLetterQueue
-from delivery.jobs import current_settings
+from delivery.jobs import current_settings, worker_queues
 from privacy.retention import purge
 from queueing.jobs import current_production
 from settings import Settings
@@ -76,7 +76,7 @@ def start_worker(conn: Redis, settings: Settings) -> tuple[ThreadWorker, threadi
     # An idle worker blocks on the queue for (worker ttl - 15 s) between maintenance passes,
     # which also run retries that have come due: keep it short here.
     worker = ThreadWorker(
-        [Queue(settings.queue_name, connection=conn)],
+        [Queue(name, connection=conn) for name in worker_queues(settings)],
         connection=conn,
         maintenance_interval=settings.maintenance_interval_seconds,
         default_worker_ttl=settings.maintenance_interval_seconds + 15,

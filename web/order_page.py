@@ -23,6 +23,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 from pydantic import BaseModel, Field
 from rq import Queue
 
+from delivery.jobs import delivery_queue_name
 from delivery.messages import first_name
 from privacy.forget import Forgetter, Tombstone, page_tombstone
 from privacy.jobs import queue_forget
@@ -163,6 +164,6 @@ def delete_order(request: Request, token: Token) -> Deleted:
     if record is None:
         raise ApiError(404, 'not_found', language=request_language(request))
     Forgetter(ctx.conn, ctx.storage, ctx.settings).forget(record.video_id, reason='parent', now=time.time())
-    queue_forget(Queue(ctx.settings.queue_name, connection=ctx.conn), record.video_id)
+    queue_forget(Queue(delivery_queue_name(ctx.settings), connection=ctx.conn), record.video_id)
     after = page_tombstone(ctx.conn, token)
     return Deleted(deleted_at=after.deleted_at if after else time.time())
