@@ -36,7 +36,7 @@ def check_callback_url(url: str, *, allow_private: bool) -> None:
         raise CallbackRefused('must be an https:// URL')
     if parts.username or parts.password:
         raise CallbackRefused('must not carry credentials')
-    if len(url) > 2048:
+    if len(url) > 512:
         raise CallbackRefused('is too long')
     try:
         answers = socket.getaddrinfo(parts.hostname, parts.port or 443, type=socket.SOCK_STREAM)

@@ -25,7 +25,7 @@ class OrderRequest(BaseModel):
     consent: bool = Field(description='The parent agrees to the video being made; must be true.')
     callback_url: str | None = Field(
         default=None,
-        max_length=2048,
+        max_length=512,  # with every other field at its longest, a body stays under MAX_REQUEST_BYTES
         description='https URL that gets signed webhooks (Standard Webhooks): video.completed, video.failed, '
         'video.deleted. Needs WEBHOOK_SECRET on the server.',
     )
