@@ -9,7 +9,7 @@ from typing import Any, NoReturn
 
 import click
 
-from admin import alert_commands, dlq_commands, ops_commands
+from admin import alert_commands, dlq_commands, ops_commands, privacy_commands
 from admin.redis_access import RedisAwareGroup, require_redis
 from compose.placeholders import render_placeholders
 from orders import OrderError, parse_order
@@ -141,6 +141,8 @@ cli.add_command(ops_commands.stats)
 cli.add_command(ops_commands.cleanup)
 cli.add_command(alert_commands.alerts)
 cli.add_command(alert_commands.events)
+cli.add_command(privacy_commands.purge)
+cli.add_command(privacy_commands.forget)
 
 if __name__ == '__main__':
     cli()

@@ -215,6 +215,37 @@ class Settings(BaseSettings):
     rate_limit_preview_window_seconds: int = Field(default=600, ge=1)
     # Subtitles drawn into the frames too (they are always offered as a WebVTT track).
     burn_subtitles: bool = False
+    # --- The parent's journey: e-mail, order page, webhooks, retention (delivery/, privacy/) ---
+    # SMTP server for the parents' e-mails; empty: each message is written as a .eml file to OUTBOX_DIR.
+    smtp_host: str = ''
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_user: str = ''
+    smtp_password: SecretStr | None = None
+    # starttls: plain connection upgraded with STARTTLS (port 587); ssl: TLS from the start (465); off: neither.
+    smtp_tls: Literal['starttls', 'ssl', 'off'] = 'starttls'
+    smtp_timeout_seconds: float = Field(default=30, gt=0)
+    mail_from: str = 'Papá Noel <papanoel@localhost>'
+    outbox_dir: Path = Path('outbox')
+    # Where parents reach the site: links in e-mails are absolute under it.
+    public_base_url: str = 'http://127.0.0.1:8000'
+    # Delay before each retry of a failed e-mail (a transient SMTP error); the count is the retries allowed.
+    delivery_retry_delays_seconds: list[int] = Field(default=[30, 120, 600, 1800, 3600])
+    # Days a video (and everything personal about its order) is kept after delivery, then deleted.
+    retention_days: int = Field(default=30, ge=1, le=3650)
+    # Standard Webhooks signing secret (whsec_... base64); empty: callback_url is refused.
+    webhook_secret: SecretStr | None = None
+    # Only tests set this: lets callbacks reach private, loopback and link-local addresses.
+    webhook_allow_private: bool = False
+    webhook_timeout_seconds: float = Field(default=5, gt=0)
+    # Delays between webhook attempts: about 24 h in all.
+    webhook_retry_delays_seconds: list[int] = Field(
+        default=[5, 30, 120, 600, 1800, 3600, 3 * 3600, 6 * 3600, 6 * 3600, 7 * 3600]
+    )
+
+    @field_validator('smtp_password', 'webhook_secret', mode='before')
+    @classmethod
+    def _empty_secret_is_unset(cls, value: object) -> object:
+        return None if value == '' else value
 
     log_level: Literal['DEBUG', 'INFO', 'WARNING', 'ERROR'] = 'INFO'
     log_format: Literal['json', 'text'] = 'json'

@@ -33,7 +33,7 @@ def stats(settings: Settings, as_json: bool) -> None:
 @click.option('--dry-run', is_flag=True, help='Only say what would be removed.')
 @click.pass_obj
 def cleanup(settings: Settings, dry_run: bool) -> None:
-    """Remove temp files and finished job records past their age (never a running job's)."""
+    """Remove temp files past their age (never a running job's); records go with `purge`."""
     report = run_cleanup(
         require_redis(settings),
         settings.temp_dir,
@@ -44,7 +44,4 @@ def cleanup(settings: Settings, dry_run: bool) -> None:
     verb = 'would remove' if dry_run else 'removed'
     for path in report.temp_paths:
         click.echo(f'{verb} temp {path}')
-    for video_id in report.job_records:
-        click.echo(f'{verb} job record {video_id}')
-    click.echo(f'{verb} {len(report.temp_paths)} temp paths, {len(report.job_records)} job records; '
-               f'kept {len(report.kept_live)} in use')  # fmt: skip
+    click.echo(f'{verb} {len(report.temp_paths)} temp paths; kept {len(report.kept_live)} in use')

@@ -14,15 +14,19 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import uuid
 from pathlib import Path
 from typing import Any
 
 import events
+from privacy.traces import note_audio_cache
 from providers.base import CharacterTiming, Speech
 
 log = logging.getLogger(__name__)
+
+_KEY = re.compile(r'^[0-9a-f]{64}$')
 
 
 def cache_key(identity: dict[str, Any], text: str, language: str) -> str:
@@ -48,6 +52,7 @@ class AudioCache:
 
     def get(self, key: str, workdir: Path) -> Speech | None:
         """A copy of the cached speech in `workdir`, or None (absent or corrupt)."""
+        note_audio_cache(key)
         audio, meta_path = self._paths(key)
         try:
             meta = json.loads(meta_path.read_text())
@@ -67,6 +72,7 @@ class AudioCache:
         return Speech(path=copy, duration=meta['duration'], provider=meta['provider'], alignment=alignment)
 
     def put(self, key: str, speech: Speech) -> None:
+        note_audio_cache(key)
         audio, meta_path = self._paths(key)
         self.root.mkdir(parents=True, exist_ok=True)
         token = uuid.uuid4().hex[:8]
@@ -89,6 +95,16 @@ class AudioCache:
             tmp_audio.unlink(missing_ok=True)
             tmp_meta.unlink(missing_ok=True)
         self.evict()
+
+    def entry_files(self, key: str) -> list[str]:
+        return [str(p) for p in self._paths(key) if p.exists()] if _KEY.match(key) else []
+
+    def delete(self, key: str) -> list[str]:
+        """Remove one entry (sidecar first, as eviction does); return the files removed."""
+        removed = self.entry_files(key)
+        for path in sorted(removed, key=lambda p: not p.endswith('.json')):
+            Path(path).unlink(missing_ok=True)
+        return removed
 
     def size_bytes(self) -> int:
         return sum(size for _, size, _ in self._entries())

@@ -25,6 +25,7 @@ from rq.registry import FailedJobRegistry
 
 import events
 from deadletter.crashes import crashes, forget_crashes
+from delivery.jobs import announce, current_settings
 from queueing.enqueue import enqueue_video_job
 from queueing.records import JobRecords
 from utils.redis_values import texts
@@ -102,6 +103,8 @@ class DeadLetterQueue:
             forget_crashes(pipe, video_id)
             pipe.execute()
         records.mark_failed(video_id)
+        # However it failed for good (an exception, a killed work horse, abandoned): the parent is told once.
+        announce(self.conn, current_settings(), video_id, 'failed')
         log.error(events.JOB_DEAD_LETTERED, extra={'video_id': video_id, 'attempts': entry.attempts,
                                                     'error': entry.last_error.get('message', '')})  # fmt: skip
 

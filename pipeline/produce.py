@@ -28,6 +28,7 @@ from metrics import Metrics
 from orders import render_script
 from pipeline.checkpoints import Checkpoints
 from pipeline.extras import ExtrasOptions, format_spec, produce_extras, store_extras
+from privacy import traces as personal_traces
 from providers import pricing
 from providers.base import ProviderSet, Speech
 from providers.errors import ProviderError
@@ -160,7 +161,13 @@ def produce_video(video_id: str, conn: Redis, production: Production, *, final_a
                 return ''
             if production.storage.exists(video_id):
                 return _already_produced(records, record, conn, production)
-            return _produce(records, record, conn, production, final_attempt)
+            # What this order leaves under other names (published media, cached speech), for its deletion.
+            with personal_traces.collecting() as traces:
+                try:
+                    return _produce(records, record, conn, production, final_attempt)
+                finally:
+                    records.add_traces(video_id, 'media', sorted(traces.media))
+                    records.add_traces(video_id, 'audio_cache', sorted(traces.audio_cache))
 
 
 def _not_to_render(record: JobRecord) -> bool:

@@ -4,13 +4,17 @@ from the settings the worker's entry point read (no second `Settings()` here).""
 from __future__ import annotations
 
 from functools import cache
+from typing import Literal
 
+from redis import Redis
 from rq import get_current_job
 
 from audiocache import AudioCache
 from compose import RenderOptions, RenderSpec
+from delivery.jobs import announce, current_settings
 from pipeline import Production, produce_video
 from pipeline.extras import ExtrasOptions
+from privacy.forget import Forgetter, tombstone
 from queueing.cancel import is_canceled
 from retries import ProviderRetryPolicy
 from settings import Settings
@@ -84,4 +88,20 @@ def process_video(video_id: str) -> str:
         return 'canceled'  # dequeued a moment before `cli.py cancel` removed it
     # RQ decides on a retry after we return; with none left, this failure is the last one.
     final_attempt = not job.retries_left
-    return produce_video(video_id, job.connection, current_production(), final_attempt=final_attempt)
+    conn = job.connection
+    if tombstone(conn, video_id):  # deleted on request before its turn came: nothing to make
+        return ''
+    # A final failure is announced when the job reaches the dead-letter queue (deadletter/queue.py),
+    # which also catches the failures this function never sees (a killed work horse).
+    location = produce_video(video_id, conn, current_production(), final_attempt=final_attempt)
+    if tombstone(conn, video_id):
+        # Deleted while it was being made: what the render stored just now goes too.
+        Forgetter(conn, current_production().storage, current_settings()).forget(video_id, reason='parent')
+        return ''
+    _announce(conn, video_id, 'completed')
+    return location
+
+
+def _announce(conn: Redis, video_id: str, event: Literal['completed']) -> None:
+    # The e-mail is a job of its own: queued here, sent by whichever worker takes it.
+    announce(conn, current_settings(), video_id, event)

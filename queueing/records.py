@@ -8,6 +8,7 @@ location and the error. A list beside it keeps the event timeline.
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from enum import StrEnum
 from typing import Any
@@ -22,6 +23,8 @@ from orders.model import Order
 from utils.redis_values import text_dict
 
 KEY_PREFIX = 'papanoel:video:'
+#: The order page's token -> video id (web/order_page.py). The token is the parent's key to the order.
+PAGE_PREFIX = 'papanoel:page:'
 TIMELINE_MAX = 200
 CANCELED_ERROR = 'canceled by an operator'
 
@@ -66,6 +69,12 @@ class JobRecord(BaseModel):
     review_reason: str = ''
     #: A finished video's extras (#14): extra name ('poster.jpg', '1x1.mp4', ...) -> where stored.
     extras: dict[str, str] = Field(default_factory=dict)
+    #: The order page's unguessable token (/v/<token>): 192 random bits, not derived from the id.
+    page_token: str = ''
+    #: When the video was delivered (stored and recorded): retention counts from here.
+    completed_at: float | None = None
+    #: Names of media published for providers, and audio-cache keys made from this order's text.
+    traces: dict[str, list[str]] = Field(default_factory=dict)
 
 
 def record_key(video_id: str) -> str:
@@ -80,6 +89,10 @@ def timeline_key(video_id: str) -> str:
     return f'{KEY_PREFIX}{video_id}:timeline'
 
 
+def page_key(token: str) -> str:
+    return f'{PAGE_PREFIX}{token}'
+
+
 class JobRecords:
     def __init__(self, conn: Redis) -> None:
         self.conn = conn
@@ -89,17 +102,20 @@ class JobRecords:
         `review_flags`, a record held in review instead (see review/)."""
         now = time.time()
         held = review_flags is not None
+        token = secrets.token_urlsafe(24)
         mapping: dict[str, str | float] = {
             'video_id': order.video_id,
             'order': order.model_dump_json(),
             'state': (State.REVIEW if held else State.QUEUED).value,
             'created_at': now,
             'updated_at': now,
+            'page_token': token,
         }
         if held:
             mapping['review_flags'] = json.dumps(review_flags)
         pipe.hset(record_key(order.video_id), mapping=mapping)  # type: ignore[arg-type]
         event = f'held_for_review: {", ".join(review_flags or [])}' if held else 'queued'
+        pipe.set(page_key(token), order.video_id)
         self._event(pipe, order.video_id, event, now)
         search_index.add(pipe, order.video_id, order.parent_email, now)  # dashboard list + search
         if held:
@@ -147,7 +163,31 @@ class JobRecords:
             review_decision=fields.get('review_decision', ''),
             review_reason=fields.get('review_reason', ''),
             extras=json.loads(fields.get('extras', '{}')),
+            page_token=fields.get('page_token', ''),
+            completed_at=float(fields['completed_at']) if fields.get('completed_at') else None,
+            traces=json.loads(fields.get('traces', '{}')),
         )
+
+    def video_for_page(self, token: str) -> str | None:
+        value = self.conn.get(page_key(token)) if token else None
+        return value.decode() if isinstance(value, bytes) else value
+
+    def add_event(self, video_id: str, event: str, **data: Any) -> None:
+        """One timeline entry (deliveries, deletions), never personal data."""
+        now = time.time()
+        with self.conn.pipeline() as pipe:
+            pipe.rpush(timeline_key(video_id), json.dumps({'at': now, 'event': event, **data}))
+            pipe.ltrim(timeline_key(video_id), -TIMELINE_MAX, -1)
+            pipe.execute()
+
+    def add_traces(self, video_id: str, kind: str, names: list[str]) -> None:
+        """Remember what personal files this order made outside its own names, so deletion finds them."""
+        if not names or not self.conn.exists(record_key(video_id)):
+            return
+        record = self.get(video_id)
+        traces = record.traces if record else {}
+        traces[kind] = sorted({*traces.get(kind, []), *names})
+        self.conn.hset(record_key(video_id), 'traces', json.dumps(traces))
 
     def timeline(self, video_id: str) -> list[dict[str, Any]]:
         return [json.loads(item) for item in self.conn.lrange(timeline_key(video_id), 0, -1)]
@@ -195,7 +235,9 @@ class JobRecords:
             'attempts': json.dumps(attempts),
             'error': '',
         }
-        self._update(video_id, time.time(), fields, event='completed')
+        now = time.time()
+        fields['completed_at'] = now
+        self._update(video_id, now, fields, event='completed')
 
     def fail_attempt(self, video_id: str, error: dict[str, Any], *, final: bool) -> None:
         """Record one failed attempt; `final` when no attempt is left (the job goes to the dead-letter queue)."""

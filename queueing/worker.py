@@ -27,9 +27,11 @@ from rq.worker_pool import WorkerPool
 import events
 from alerts import SettingsNotifier, evaluate_and_notify
 from deadletter import DeadLetterQueue, note_crash
+from delivery.jobs import worker_queues
 from locking import force_release
 from maintenance import cleanup
 from maintenance.reconcile import reconcile_if_due
+from privacy.retention import purge
 from queueing.jobs import current_production, given_settings, use_settings
 from queueing.records import JobRecords
 from queueing.recovery import die_with_parent_after_fork, recover_if_due
@@ -88,6 +90,8 @@ class VideoWorker(Worker):
 
     def _recover_if_due(self) -> None:
         for queue in self.queues:
+            if queue.name != self.settings.queue_name:
+                continue  # delivery jobs hold no video lock: RQ's own registries look after them
             try:
                 recover_if_due(self.connection, queue, owner=self.name,
                                heartbeat_seconds=self.settings.lock_heartbeat_seconds)  # fmt: skip
@@ -112,6 +116,8 @@ class VideoWorker(Worker):
         if self.connection.set(CLEANUP_LOCK_KEY, self.name, nx=True, ex=max(every, 1)):
             cleanup(self.connection, self.settings.temp_dir, temp_max_age_hours=self.settings.temp_max_age_hours,
                     jobs_max_age_hours=self.settings.jobs_max_age_hours)  # fmt: skip
+            # Videos past RETENTION_DAYS, with everything personal about their orders.
+            purge(self.connection, current_production().storage, self.settings)
 
     def _alerts_if_due(self) -> None:
         # One worker of the fleet evaluates per interval (a lock inside); a failure never stops the worker.
@@ -171,10 +177,11 @@ def run_workers(conn: Redis, settings: Settings, *, burst: bool = False) -> None
     if template is not None and not burst:  # a burst ends with its queue: no idle time to use
         start_ending_preparer(settings, template)
     if settings.worker_count == 1:
-        worker = VideoWorker([Queue(settings.queue_name, connection=conn)], connection=conn, settings=settings)
+        queues = [Queue(name, connection=conn) for name in worker_queues(settings)]  # deliveries first
+        worker = VideoWorker(queues, connection=conn, settings=settings)
         worker.work(burst=burst, logging_level=settings.log_level, with_scheduler=True)
     else:
-        pool = WorkerPool([settings.queue_name], connection=conn, num_workers=settings.worker_count,
+        pool = WorkerPool(worker_queues(settings), connection=conn, num_workers=settings.worker_count,
                           worker_class=VideoWorker)  # fmt: skip
         pool.start(burst=burst, logging_level=settings.log_level)
 
@@ -183,5 +190,5 @@ def drain_in_process(conn: Redis, settings: Settings) -> None:
     """Process every queued job in this process: the embedded-Redis demo, where no fork may share it."""
     use_settings(settings)
     current_production()
-    worker = SimpleWorker([Queue(settings.queue_name, connection=conn)], connection=conn)
+    worker = SimpleWorker([Queue(name, connection=conn) for name in worker_queues(settings)], connection=conn)
     worker.work(burst=True, logging_level=settings.log_level)

@@ -23,10 +23,11 @@ if [ -z "$python" ] || ! "$python" -c 'import sys; sys.exit(sys.version_info < (
 fi
 
 # --- System tools -----------------------------------------------------------------------
-declare -A package_of=([ffmpeg]=ffmpeg [ffprobe]=ffmpeg [espeak-ng]=espeak-ng [redis-server]=redis-server [chromium]=chromium)
+declare -A package_of=([ffmpeg]=ffmpeg [ffprobe]=ffmpeg [espeak-ng]=espeak-ng [redis-server]=redis-server [chromium]=chromium [openssl]=openssl)
 tools=(ffmpeg ffprobe espeak-ng)
 # chromium: the browser test (tests/test_browser.py) drives Debian's build through Playwright.
-[ "$mode" = test ] && tools+=(redis-server chromium)
+# openssl: the webhook tests make a self-signed certificate for their local HTTPS receiver.
+[ "$mode" = test ] && tools+=(redis-server chromium openssl)
 # promtool (Debian's prometheus package): tests/test_alerts.py checks and unit-tests monitoring/alerts.rules.yml.
 package_of[promtool]=prometheus
 [ "$mode" = test ] && tools+=(promtool)

@@ -48,6 +48,24 @@ class Storage:
             raise StorageError(f'invalid extra name {name!r}')
         return f'{Storage.object_name(video_id).removesuffix(".mp4")}.{name}'
 
+    # Every file of a video is named `<video_id>.<suffix>` (the MP4, later formats, poster, subtitles):
+    # a dot never appears in an id, so that prefix finds all of them and nothing of another video.
+    def video_files(self, video_id: str) -> list[str]:
+        """Where every stored file of `video_id` is (every format, poster, subtitles)."""
+        raise NotImplementedError("The 'video_files' method must be implemented.")
+
+    def delete_video(self, video_id: str) -> list[str]:
+        """Delete every stored file of `video_id`; return what was deleted. Deleting nothing is fine."""
+        raise NotImplementedError("The 'delete_video' method must be implemented.")
+
+    def media_files(self, names: list[str]) -> list[str]:
+        """Which of the media published under `names` still exist."""
+        return []
+
+    def delete_media(self, names: list[str]) -> list[str]:
+        """Delete media published for providers under `names`; return what was deleted."""
+        return []
+
     @staticmethod
     def object_name(video_id: str) -> str:
         if not _VIDEO_ID.match(video_id):

@@ -8,6 +8,7 @@ import shutil
 import uuid
 from pathlib import Path
 
+from privacy.traces import note_media
 from storage.base import Storage, StorageError
 
 _MEDIA_NAME = re.compile(r'^[A-Za-z0-9_.-]{1,128}$')
@@ -49,7 +50,33 @@ class LocalStorage(Storage):
         if not _MEDIA_NAME.match(name):
             raise StorageError(f'invalid media name {name!r}')
         self._write(source, self.root / 'media' / name)
+        note_media(name)
         return f'{self.public_base_url}/media/{name}'
+
+    def video_files(self, video_id: str) -> list[str]:
+        name = self.object_name(video_id)
+        stem = name.removesuffix('.mp4')
+        if not self.root.is_dir():
+            return []
+        # `<id>.<anything>` (a dot never appears in an id), and partial writes `.<id>.<...>.partial`.
+        return sorted(str(p) for p in self.root.iterdir() if p.is_file() and
+                      (p.name.startswith(f'{stem}.') or p.name.startswith(f'.{stem}.')))  # fmt: skip
+
+    def delete_video(self, video_id: str) -> list[str]:
+        removed = self.video_files(video_id)
+        for path in removed:
+            Path(path).unlink(missing_ok=True)
+        return removed
+
+    def media_files(self, names: list[str]) -> list[str]:
+        paths = [self.root / 'media' / name for name in names if _MEDIA_NAME.match(name)]
+        return [str(path) for path in paths if path.exists()]
+
+    def delete_media(self, names: list[str]) -> list[str]:
+        removed = self.media_files(names)
+        for path in removed:
+            Path(path).unlink(missing_ok=True)
+        return removed
 
     def check_writable(self, probe_name: str) -> None:
         probe = self.root / f'.{probe_name}'

@@ -15,6 +15,7 @@ from boto3.exceptions import Boto3Error  # type: ignore[import-untyped]
 from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
 
 import events
+from privacy.traces import note_media
 from storage.base import Storage, StorageError
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,45 @@ class S3Storage(Storage):
             raise StorageError(f'invalid media name {name!r}')
         key = f'{self.prefix}media/{name}'
         self._upload(source, key)
+        note_media(name)
         return self._presign(key, expires_seconds)
+
+    def video_files(self, video_id: str) -> list[str]:
+        stem = self.object_name(video_id).removesuffix('.mp4')
+        # `<id>.<anything>`: every format, poster and subtitles of the video (a dot never appears in an id).
+        return [f's3://{self.bucket}/{key}' for key in self._list(f'{self.prefix}{stem}.')]
+
+    def delete_video(self, video_id: str) -> list[str]:
+        stem = self.object_name(video_id).removesuffix('.mp4')
+        return self._delete(self._list(f'{self.prefix}{stem}.'))
+
+    def media_files(self, names: list[str]) -> list[str]:
+        keys = {f'{self.prefix}media/{n}' for n in names if _MEDIA_NAME.match(n)}
+        return [f's3://{self.bucket}/{k}' for k in self._list(f'{self.prefix}media/') if k in keys]
+
+    def delete_media(self, names: list[str]) -> list[str]:
+        keys = {f'{self.prefix}media/{n}' for n in names if _MEDIA_NAME.match(n)}
+        return self._delete([k for k in self._list(f'{self.prefix}media/') if k in keys])
+
+    def _list(self, prefix: str) -> list[str]:
+        keys: list[str] = []
+        try:
+            for page in self.client.get_paginator('list_objects_v2').paginate(Bucket=self.bucket, Prefix=prefix):
+                keys.extend(item['Key'] for item in page.get('Contents', []))
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(f'cannot list s3://{self.bucket}/{prefix}: {exc}') from exc
+        return keys
+
+    def _delete(self, keys: list[str]) -> list[str]:
+        try:
+            for start in range(0, len(keys), 1000):  # DeleteObjects takes at most 1000 keys
+                batch = [{'Key': k} for k in keys[start : start + 1000]]
+                answer = self.client.delete_objects(Bucket=self.bucket, Delete={'Objects': batch, 'Quiet': True})
+                if answer.get('Errors'):
+                    raise StorageError(f'could not delete from s3://{self.bucket}: {answer["Errors"][0]}')
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(f'could not delete from s3://{self.bucket}: {exc}') from exc
+        return [f's3://{self.bucket}/{k}' for k in keys]
 
     def check_writable(self, probe_name: str) -> None:
         key = f'{self.prefix}.{probe_name}'

@@ -122,5 +122,6 @@ def worker_env(tmp_path: Path, small_assets: Path, redis_url: str, template_cach
         LOG_FORMAT='json',
         AUDIO_CACHE_DIR=str(tmp_path / 'audio-cache'),
         TEMPLATE_CACHE_DIR=str(template_cache),
+        OUTBOX_DIR=str(tmp_path / 'outbox'),
     )
     return env

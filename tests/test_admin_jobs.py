@@ -68,3 +68,20 @@ def test_search_finds_by_email_id_and_status_link(worker_env: dict[str, str], re
         assert found('nadie@example.com') == [] and found('no-such-id') == []
         page = client.get('/api/admin/jobs?offset=1&limit=1', headers=ADMIN).json()
         assert page['total'] == 2 and [j['video_id'] for j in page['jobs']] == [ids[0]]  # newest first
+
+
+def test_forget_from_the_dashboard_leaves_only_the_tombstone_and_search_finds_by_page_link(
+    worker_env: dict[str, str], redis_conn: Redis
+) -> None:
+    with TestClient(create_app(web_settings(worker_env))) as client:
+        accepted = client.post('/api/videos', json={**ORDER, 'message': 'Sigue así'}).json()
+        video_id = accepted['id']
+        page_link = f'https://shop.example{accepted["page_url"]}'
+        found = client.get('/api/admin/jobs', params={'q': page_link}, headers=ADMIN)
+        assert [j['video_id'] for j in found.json()['jobs']] == [video_id]
+        assert client.get(f'/api/admin/jobs/{video_id}', headers=ADMIN).json()['actions']['forget']
+        answer = client.post(f'/api/admin/jobs/{video_id}/actions/forget', headers=ADMIN)
+        assert answer.status_code == 200, answer.text
+        assert client.get(f'/api/videos/{video_id}').status_code == 410
+    left = {key.decode() for key in redis_conn.scan_iter() if video_id.encode() in key}
+    assert left and all('tombstone' in key for key in left), left

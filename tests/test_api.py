@@ -378,7 +378,7 @@ def test_health_is_200_when_ready_and_503_when_not(
     assert (body['status'], body['live'], body['ready']) == ('ok', True, True)
     names = [c['name'] for c in body['checks']]
     assert names == ['redis', 'assets', 'ffmpeg', 'espeak-ng', 'storage', 'workers', 'queue', 'dead-letter queue',
-                     'providers']  # fmt: skip
+                     'providers', 'warm start']  # fmt: skip
     assert all(set(c) == {'name', 'ok'} for c in body['checks'])  # details are for admins
     detailed = ready.get('/health', headers=ADMIN).json()
     assert all(c['detail'] for c in detailed['checks'])

@@ -24,6 +24,7 @@ import events
 import review.decisions as review
 from deadletter import DeadLetterQueue, UnknownDeadLetter
 from ledger import search_index
+from privacy.forget import Forgetter
 from queueing.cancel import CannotCancel, cancel_order
 from queueing.records import JobRecord, JobRecords, State, record_key
 from web.admin import _AUTH_RESPONSES, Admin
@@ -43,7 +44,16 @@ VideoIdPath = Annotated[str, Path(pattern=VIDEO_ID_PATTERN)]
 #: Turn what an admin pasted (an order page URL, a token) into a video id; other homes add theirs
 #: (the lasting order page /v/<token> of issue #13 plugs its token lookup in here).
 TokenResolver = Callable[[Redis, str], str | None]
-TOKEN_RESOLVERS: list[TokenResolver] = []
+
+
+def _order_page_token(conn: Redis, text: str) -> str | None:
+    """The lasting order page's link (/v/<token>) or the bare token."""
+    match = re.search(r'/v/([A-Za-z0-9_-]+)', text)
+    token = match.group(1) if match else text
+    return JobRecords(conn).video_for_page(token) if re.fullmatch(r'[A-Za-z0-9_-]{22,64}', token) else None
+
+
+TOKEN_RESOLVERS: list[TokenResolver] = [_order_page_token]
 
 
 def _video_id_in(text: str) -> str | None:
@@ -187,6 +197,11 @@ def _cancel(ctx: WebContext, video_id: str) -> str:
     return 'canceled: taken out of production for good'
 
 
+def _forget(ctx: WebContext, video_id: str) -> str:
+    Forgetter(ctx.conn, ctx.storage, ctx.settings).forget(video_id, reason='admin')
+    return 'deleted: the video and everything personal about the order; only a tombstone remains'
+
+
 def _purge(ctx: WebContext, video_id: str) -> str:
     DeadLetterQueue(ctx.conn).purge(video_id)
     return 'removed from the dead-letter queue'
@@ -198,7 +213,7 @@ ACTIONS: dict[str, Action | None] = {
     'retry': _retry,
     'purge': _purge,
     'cancel': _cancel,  # queueing/cancel.py
-    'forget': None,  # issue #13's forget (personal data erased)
+    'forget': _forget,  # privacy/forget.py: the same deletion as `cli.py forget`
     'approve': _approve,  # issue #10's message review (review/decisions.py)
     'reject': _reject,
 }
@@ -224,7 +239,8 @@ def run_action(ctx: Admin, request: Request, video_id: VideoIdPath, action: str)
         raise ApiError(409, 'review_not_found', language=language) from None
     except CannotCancel:
         raise ApiError(409, 'cannot_cancel', language=language) from None
-    records.note(video_id, f'admin:{action}')
+    if action != 'forget':  # a forgotten order keeps nothing but its tombstone, not even a timeline
+        records.note(video_id, f'admin:{action}')
     log.info(events.ADMIN_ACTION, extra={'video_id': video_id, 'action': action})
     return JSONResponse({'id': video_id, 'action': action, 'outcome': outcome})
 

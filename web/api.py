@@ -17,11 +17,16 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Resp
 from starlette.datastructures import UploadFile
 
 import review
+from delivery.jobs import CALLBACK_FIELD
+from delivery.webhooks import CallbackRefused, check_callback_url
 from metrics import Metrics
 from orders.model import FieldError, Order, OrderError, parse_order
+from privacy.forget import page_tombstone, tombstone
 from queueing.enqueue import enqueue_order
-from queueing.records import JobRecord, JobRecords, State
+from queueing.records import JobRecord, JobRecords, State, record_key
+from settings import Settings
 from storage import LocalStorage
+from utils.redis_values import text
 from web import i18n
 from web.bodies import BodyError, decode_form, decode_json, printable_field
 from web.clients import from_our_origin, rate_key
@@ -153,7 +158,7 @@ def _accept_order(
     metrics = Metrics(ctx.conn)
     body_fingerprint = fingerprint(fields)
     order_id = order_id_for(ctx.idempotency_secret(), idempotency_key, body_fingerprint) if idempotency_key else None
-    order = _valid_order(fields, order_id, language, metrics)
+    order = _valid_order(fields, order_id, language, metrics, ctx.settings)
 
     # Counted only once the order is valid: a parent fixing a typo is not placing another order.
     decision = ctx.order_limiter.hit(client)
@@ -171,7 +176,7 @@ def _accept_order(
         if claim.outcome is Outcome.REPLAY:
             record = JobRecords(ctx.conn).get(claim.video_id)
             state = record.state.value if record else State.QUEUED.value
-            return _accepted(claim.video_id, state), True
+            return _accepted(claim.video_id, state, record.page_token if record else ''), True
     held_for = review.flags(order.message, ctx.settings.message_review)
     try:
         if held_for:
@@ -183,19 +188,41 @@ def _accept_order(
         if idempotency_key:
             ctx.idempotency.abandon(idempotency_key)
         raise
+    callback = fields.get('callback_url')
+    if result.created and isinstance(callback, str) and callback:
+        ctx.conn.hset(record_key(result.video_id), CALLBACK_FIELD, callback)
     if idempotency_key:
         ctx.idempotency.finish(idempotency_key, body_fingerprint, result.video_id)
     metrics.incr('web:orders:accepted')
-    return _accepted(result.video_id, result.state.value), not result.created
+    page_token = text(ctx.conn.hget(record_key(result.video_id), 'page_token') or b'')
+    return _accepted(result.video_id, result.state.value, page_token), not result.created
 
 
-def _valid_order(fields: dict[str, Any], order_id: str | None, language: i18n.Language, metrics: Metrics) -> Order:
+def _callback_errors(url: Any, settings: Settings) -> list[FieldError]:
+    if url is None or url == '':
+        return []
+    if not isinstance(url, str):
+        return [FieldError(field='callback_url', code='string_type', message='must be text')]
+    if not settings.webhook_secret:
+        return [FieldError(field='callback_url', code='callback_url', message='webhooks are not enabled here')]
+    try:
+        check_callback_url(url, allow_private=settings.webhook_allow_private)
+    except CallbackRefused as exc:
+        return [FieldError(field='callback_url', code='callback_url', message=str(exc))]
+    return []
+
+
+def _valid_order(
+    fields: dict[str, Any], order_id: str | None, language: i18n.Language, metrics: Metrics, settings: Settings
+) -> Order:
     errors = [
         FieldError(field=printable_field(name), code='extra_forbidden', message='unknown field')
         for name in fields
         if name not in PUBLIC_FIELDS
     ]
-    data = {name: fields[name] for name in PUBLIC_FIELDS if name in fields}
+    # The callback is the API caller's, not part of the order: checked here, kept beside the record.
+    data = {name: fields[name] for name in PUBLIC_FIELDS if name in fields and name != 'callback_url'}
+    errors.extend(_callback_errors(fields.get('callback_url'), settings))
     if order_id:
         data['order_id'] = order_id
     order: Order | None = None
@@ -213,8 +240,9 @@ def _valid_order(fields: dict[str, Any], order_id: str | None, language: i18n.La
     return order
 
 
-def _accepted(video_id: str, state: str) -> Accepted:
-    return Accepted(id=video_id, status_url=f'/api/videos/{video_id}', state=state)  # type: ignore[arg-type]
+def _accepted(video_id: str, state: str, page_token: str = '') -> Accepted:
+    page_url = f'/v/{page_token}' if page_token else None
+    return Accepted(id=video_id, status_url=f'/api/videos/{video_id}', state=state, page_url=page_url)  # type: ignore[arg-type]
 
 
 VideoId = Annotated[str, Path(pattern=VIDEO_ID_PATTERN, description='The id POST /api/videos answered.')]
@@ -225,16 +253,21 @@ VideoId = Annotated[str, Path(pattern=VIDEO_ID_PATTERN, description='The id POST
 async def video_status(request: Request, response: Response, video_id: VideoId) -> VideoStatus:
     # One HGETALL: on the event loop, like the order itself (see create_video). Pages poll this.
     ctx = get_context(request)
-    record = JobRecords(ctx.conn).get(video_id)
+    records = JobRecords(ctx.conn)
+    record = records.get(video_id)
+    if record is None and (by_page := records.video_for_page(video_id)):  # the order page's token works too
+        record = records.get(by_page)
     if record is None:
-        raise ApiError(404, 'not_found', language=request_language(request))
+        gone = tombstone(ctx.conn, video_id) or page_tombstone(ctx.conn, video_id)
+        raise ApiError(410 if gone else 404, 'video_gone' if gone else 'not_found', language=request_language(request))
     # It may carry a download token: no cache, shared or private, may keep it.
     response.headers['Cache-Control'] = 'no-store'
     return status_of(record, ctx)
 
 
 def status_of(record: JobRecord, ctx: WebContext, now: float | None = None) -> VideoStatus:
-    retrying = record.state is State.QUEUED and record.attempt > 0 and bool(record.errors)
+    # Tried again after a failed attempt, queued or running: the page says "taking a little longer".
+    retrying = record.state in (State.QUEUED, State.PROCESSING) and record.attempt > 0 and bool(record.errors)
     status = VideoStatus(
         id=record.video_id,
         state=record.state.value,
@@ -265,10 +298,10 @@ def progress_of(record: JobRecord) -> int:
     """0 when queued, 100 when done; in between, where the current stage starts."""
     if record.state is State.COMPLETED:
         return 100
-    if record.state is State.PROCESSING:
-        return STAGE_PROGRESS.get(record.stage, 0)
-    # Queued again after a failed attempt, or failed: as far as any attempt got.
+    # As far as any attempt got: a retry starting over at the script never sends the bar back.
     reached = [STAGE_PROGRESS.get(name, 0) for name in record.stages] if record.attempt else []
+    if record.state is State.PROCESSING:
+        reached.append(STAGE_PROGRESS.get(record.stage, 0))
     return max(reached, default=0)
 
 
@@ -298,6 +331,8 @@ def download_video(
     if not token or not ctx.download_tokens().valid(video_id, token, expires):
         raise ApiError(403, 'download_forbidden', language=language)
     record = JobRecords(ctx.conn).get(video_id)
+    if record is None and tombstone(ctx.conn, video_id):
+        raise ApiError(410, 'video_gone', language=language)
     if record is None or record.state is not State.COMPLETED:
         raise ApiError(404, 'not_found', language=language)
     storage = ctx.storage

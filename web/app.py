@@ -19,7 +19,20 @@ from queueing.connection import connect, is_embedded
 from settings import Settings
 from storage import Storage, build_storage
 from utils.logs import configure_logging
-from web import admin, admin_jobs, api, errors, extras, health, metrics, pages, preview, review_admin, security
+from web import (
+    admin,
+    admin_jobs,
+    api,
+    errors,
+    extras,
+    health,
+    metrics,
+    order_page,
+    pages,
+    preview,
+    review_admin,
+    security,
+)
 from web.clients import ClientAddressMiddleware
 from web.context import WebContext
 
@@ -71,6 +84,7 @@ def create_app(
     app.include_router(pages.router)
     app.include_router(preview.router)
     app.include_router(extras.router)
+    app.include_router(order_page.router)
     app.mount('/static', StaticFiles(directory=pages.STATIC), name='static')
     app.add_middleware(ClientAddressMiddleware, trusted=settings.forwarded_allow_ips)
     security.install(

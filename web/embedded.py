@@ -24,10 +24,14 @@ from rq.timeouts import TimerDeathPenalty
 
 import events
 from deadletter import DeadLetterQueue
+from delivery.jobs import current_settings, worker_queues
+from privacy.retention import purge
 from queueing.jobs import current_production, use_settings
 from settings import Settings
 
 log = logging.getLogger(__name__)
+
+PURGE_LOCK_KEY = 'papanoel:purge:lock'
 
 
 class ThreadWorker(SimpleWorker):
@@ -47,6 +51,14 @@ class ThreadWorker(SimpleWorker):
         self._enqueue_due_retries()
         for queue in self.queues:
             DeadLetterQueue(self.connection).sweep(queue.name)
+        self._purge_if_due()
+
+    def _purge_if_due(self) -> None:
+        """The retention purge, as VideoWorker runs it with its cleanup: once per CLEANUP_INTERVAL_HOURS."""
+        settings = current_settings()
+        every = max(int(settings.cleanup_interval_hours * 3600), 1)
+        if self.connection.set(PURGE_LOCK_KEY, self.name, nx=True, ex=every):
+            purge(self.connection, current_production().storage, settings)
 
     def _enqueue_due_retries(self) -> None:
         scheduler = RQScheduler(self.queues, connection=self.connection)
@@ -65,7 +77,7 @@ def start_worker(conn: Redis, settings: Settings) -> tuple[ThreadWorker, threadi
     # An idle worker blocks on the queue for (worker ttl - 15 s) between maintenance passes,
     # which also run retries that have come due: keep it short here.
     worker = ThreadWorker(
-        [Queue(settings.queue_name, connection=conn)],
+        [Queue(name, connection=conn) for name in worker_queues(settings)],
         connection=conn,
         maintenance_interval=settings.maintenance_interval_seconds,
         default_worker_ttl=settings.maintenance_interval_seconds + 15,

@@ -68,6 +68,10 @@ _FIELD_MESSAGES: dict[tuple[str, str], tuple[str, str]] = {
         'El correo electrónico no es válido.',
         'Please enter a valid email address.',
     ),
+    ('callback_url', 'callback_url'): (
+        'La URL de aviso debe ser https y pública (no una dirección privada ni local).',
+        'The callback URL must be https and public (not a private or local address).',
+    ),
     ('language', 'literal_error'): ('El idioma debe ser «es» o «en».', 'The language must be "es" or "en".'),
     ('consent', 'missing'): (
         'Necesitamos tu consentimiento para crear el vídeo.',
@@ -173,8 +177,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
         'The download link is invalid or has expired. Go back to the order page.',
     ),
     'production_failed': (
-        'No pudimos crear el vídeo. Nuestro equipo lo revisará y te escribirá.',
-        "We couldn't make the video. Our team will look into it and write to you.",
+        'No hemos podido crear el vídeo. Nuestro equipo revisará el pedido: si consigue crearlo, te enviaremos '
+        'un correo con el enlace.',
+        "We couldn't make the video. Our team will look at the order: if they can make it, we'll e-mail you the link.",
     ),
     'auth_required': ('Hace falta el token de administración.', 'The admin token is required.'),
     'auth_invalid': ('El token de administración no es correcto.', 'The admin token is not correct.'),

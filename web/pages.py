@@ -18,6 +18,7 @@ from string import Template
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from web import i18n
 from web.context import get_context
 
 log = logging.getLogger(__name__)
@@ -54,8 +55,11 @@ def render(name: str, **values: str) -> str:
 
 
 @router.get('/', response_class=HTMLResponse)
-def landing() -> HTMLResponse:
-    return HTMLResponse(render('index.html'), headers=_PAGE_HEADERS)
+def landing(request: Request) -> HTMLResponse:
+    # The page's language with no choice stored yet (the script keeps a choice once made).
+    language = i18n.choose_language(None, request.headers.get('accept-language'))
+    days = str(get_context(request).settings.retention_days)
+    return HTMLResponse(render('index.html', lang=language, retention_days=days), headers=_PAGE_HEADERS)
 
 
 @router.get('/admin', response_class=HTMLResponse)

@@ -23,6 +23,12 @@ class OrderRequest(BaseModel):
     parent_email: str = Field(max_length=254, examples=['mama@example.com'])
     language: Literal['es', 'en'] = 'es'
     consent: bool = Field(description='The parent agrees to the video being made; must be true.')
+    callback_url: str | None = Field(
+        default=None,
+        max_length=512,  # with every other field at its longest, a body stays under MAX_REQUEST_BYTES
+        description='https URL that gets signed webhooks (Standard Webhooks): video.completed, video.failed, '
+        'video.deleted. Needs WEBHOOK_SECRET on the server.',
+    )
     # --- Personalization (#14) ---
     name_pronunciation: str | None = Field(
         default=None, max_length=NAME_MAX, examples=['Chabi'],
@@ -66,6 +72,7 @@ class Accepted(BaseModel):
     id: str
     status_url: str
     state: Literal['queued', 'processing', 'completed', 'failed', 'review']
+    page_url: str | None = Field(default=None, description="The order page, the parent's lasting link: /v/<token>.")
 
 
 class SafeError(BaseModel):

@@ -23,7 +23,7 @@
       message_label: 'Tu mensaje (opcional)',
       message_hint: 'Papá Noel lo leerá en voz alta.',
       email_label: 'Tu correo electrónico',
-      email_hint: 'Solo para avisarte si algo sale mal.',
+      email_hint: 'Te enviaremos el enlace al vídeo cuando esté listo, o un aviso si algo sale mal.',
       language_label: 'Idioma del vídeo',
       pronunciation_label: 'Cómo suena (opcional)',
       pronunciation_hint: 'Si Papá Noel lo dice mal, escríbelo como suena (p. ej. «Chabi» para Xavi). Se escribirá tal como lo pusiste arriba.',
@@ -50,7 +50,7 @@
       failed_title: 'Vaya, algo ha salido mal',
       download: 'Descargar el vídeo',
       new_order: 'Pedir otro vídeo',
-      footer: 'Hecho con cariño en el Polo Norte. Tus datos solo se usan para crear este vídeo.',
+      footer: 'Hecho con cariño en el Polo Norte. Tus datos solo se usan para crear y entregar este vídeo; lo borramos, con ellos, {days} días después de entregarlo, o antes si lo pides.',
       toggle: 'English',
       toggle_lang: 'en',
       // Field rules, as in orders/model.py.
@@ -84,6 +84,7 @@
       store: 'Envolviendo el regalo…',
       processing: 'Preparando el vídeo…',
       completed: 'Dale al play, o descárgalo para guardarlo.',
+      page_link: 'Esta es la página de tu pedido; cuando el vídeo esté listo, te la enviaremos también por correo:',
       failed: 'No pudimos crear el vídeo.',
       lost: 'No encontramos este pedido.',
     },
@@ -99,7 +100,7 @@
       message_label: 'Your message (optional)',
       message_hint: 'Santa will read it aloud.',
       email_label: 'Your email',
-      email_hint: 'Only to let you know if something goes wrong.',
+      email_hint: "We'll e-mail you the link to the video when it's ready, or tell you if something goes wrong.",
       language_label: 'Language of the video',
       pronunciation_label: 'How it sounds (optional)',
       pronunciation_hint: 'If Santa says it wrong, spell it as it sounds (e.g. "Shavee" for Xavi). It is written as you typed it above.',
@@ -126,7 +127,7 @@
       failed_title: 'Oh no, something went wrong',
       download: 'Download the video',
       new_order: 'Order another video',
-      footer: 'Made with love at the North Pole. Your details are only used to make this video.',
+      footer: 'Made with love at the North Pole. Your details are only used to make and deliver this video; we delete it, with them, {days} days after delivering it, or sooner if you ask.',
       toggle: 'Español',
       toggle_lang: 'es',
       name_required: "Please enter the child's name.",
@@ -158,6 +159,7 @@
       store: 'Wrapping the present…',
       processing: 'Making the video…',
       completed: 'Press play, or download it to keep it.',
+      page_link: "This is your order page; when the video is ready, we'll e-mail it to you too:",
       failed: "We couldn't make the video.",
       lost: "We couldn't find this order.",
     },
@@ -189,6 +191,7 @@
     document.querySelectorAll('[data-i18n]').forEach((el) => {
       el.textContent = t(el.getAttribute('data-i18n'));
     });
+    $('footer-text').textContent = t('footer').replace('{days}', document.body.dataset.retentionDays);
     const toggle = $('lang-toggle');
     toggle.textContent = t('toggle');
     toggle.setAttribute('lang', t('toggle_lang'));
@@ -347,6 +350,11 @@
       if (response.status === 202) {
         pending = null;
         lastOrderLanguage = data.language;
+        if (body.page_url) {
+          $('page-link').href = body.page_url;
+          $('page-link').textContent = window.location.origin + body.page_url;
+          $('page-link-box').hidden = false;
+        }
         startProgress(body.id);
         return;
       }
@@ -564,6 +572,7 @@
 
   function newOrder() {
     window.clearTimeout(pollTimer);
+    $('page-link-box').hidden = true;
     currentVideo = '';
     lastStatus = null;
     try { sessionStorage.removeItem(STORAGE_ORDER); } catch (e) { /* nothing kept */ }
@@ -587,7 +596,8 @@
     form.noValidate = true; // our messages, in the page's language, instead of the browser's
     let saved = null;
     try { saved = localStorage.getItem(STORAGE_LANG); } catch (e) { saved = null; }
-    applyLanguage(saved || 'es');
+    // No choice stored: the language the server picked from Accept-Language.
+    applyLanguage(saved || document.documentElement.lang);
 
     $('lang-toggle').addEventListener('click', () => applyLanguage(lang === 'es' ? 'en' : 'es'));
     $('language').addEventListener('change', () => { languageTouched = true; });
