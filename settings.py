@@ -215,6 +215,10 @@ class Settings(BaseSettings):
     rate_limit_preview_window_seconds: int = Field(default=600, ge=1)
     # Subtitles drawn into the frames too (they are always offered as a WebVTT track).
     burn_subtitles: bool = False
+    # --- The name on screen (#14, NAME_CARD) ---
+    # The child's name, as typed (never the respelling), drawn over the intro's last second; font,
+    # size, colour and position in papa_noel_config.py (NAME_CARD_*).
+    name_card: bool = True
 
     log_level: Literal['DEBUG', 'INFO', 'WARNING', 'ERROR'] = 'INFO'
     log_format: Literal['json', 'text'] = 'json'
