@@ -214,3 +214,31 @@ def _band_mse_shifted(video: Path, band: tuple[int, int, int, int], log: Path) -
     )
     run(['ffmpeg', '-v', 'error', '-i', str(video), '-lavfi', graph, '-f', 'null', '-'], timeout=TIMEOUT)
     return [float(m.group(1)) for m in re.finditer(r'mse_avg:([0-9.]+)', log.read_text())]
+
+
+def test_both_renderers_agree_with_a_provider_clip(assets: AssetSet, cache: Path, tmp_path: Path) -> None:
+    """Strategies 1/2: the intro→Santa crossfade is a per-order span, and the name fades out in it
+    as in the single-pass graph."""
+    speech = FakeTTS(seconds=SPEECH_SECONDS).synthesize('Hola', 'es', tmp_path)
+    clip = _provider_clip(assets.santa_base.path, SPEECH_SECONDS, tmp_path / 'clip.mp4')
+    segment = SantaSegment(clip, speech, loop_video=False, providers={})
+    fast = _render(assets, segment, tmp_path / 'template.mp4', cache, 'template', NAME)
+    reference = _render(assets, segment, tmp_path / 'single.mp4', cache, 'single-pass', NAME)
+    plain = _render(assets, segment, tmp_path / 'plain.mp4', cache, 'single-pass', None)
+    assert _frame_count(fast) == _frame_count(reference)
+    assert round(probe(fast).duration * SPEC.fps) == round(probe(reference).duration * SPEC.fps)
+    first, intro_frames = _card_frames(assets)
+    between = _band_mse(fast, reference, CARD_BAND, tmp_path / 'between.log')
+    drawn = _band_mse(plain, reference, CARD_BAND, tmp_path / 'drawn.log')
+    peak = max(drawn)
+    assert min(drawn[first:intro_frames]) > NOISE and max(drawn[:first]) <= NOISE
+    for i in range(first, intro_frames):
+        assert between[i] <= peak / 100, f'frame {i}: {between[i]} (the name changes {drawn[i]})'
+
+
+def _provider_clip(source: Path, seconds: float, out: Path) -> Path:
+    """Like a lip-sync provider's clip: another size, frame rate and encoding."""
+    run(['ffmpeg', '-v', 'error', '-y', '-stream_loop', '-1', '-i', str(source), '-t', f'{seconds:.3f}',
+         '-vf', 'scale=240:426,hue=h=40,fps=25', '-an', '-c:v', 'libx264', '-preset', 'ultrafast', str(out)],
+        timeout=TIMEOUT)  # fmt: skip
+    return out
