@@ -242,3 +242,38 @@ def _provider_clip(source: Path, seconds: float, out: Path) -> Path:
          '-vf', 'scale=240:426,hue=h=40,fps=25', '-an', '-c:v', 'libx264', '-preset', 'ultrafast', str(out)],
         timeout=TIMEOUT)  # fmt: skip
     return out
+
+
+def card_mse(video: Path, name: str, assets: AssetSet, work: Path) -> float:
+    """Mean squared error, in the card's band over the card's frames before the crossfade, between
+    `video` and the intro asset with `name` drawn by compose.name_card (small: that name is shown)."""
+    import ffmpeg
+
+    from compose.name_card import drawn, name_card_file
+    from compose.parts import fitted
+
+    first, _ = _card_frames(assets)
+    santa_start = frames(assets.intro.duration - SPEC.intro_overlap, SPEC.fps)
+    reference = work / f'card-{abs(hash(name))}.mkv'
+    with name_card_file(name, work) as card:
+        stream = fitted(ffmpeg.input(str(assets.intro.path)).video, SPEC, assets.intro.duration, first=first,
+                        end=santa_start, role='intro')  # fmt: skip
+        output = ffmpeg.output(drawn(stream, card, SPEC), str(reference), vcodec='ffv1', f='matroska')
+        run(output.global_args('-v', 'error').compile(overwrite_output=True), timeout=TIMEOUT)
+    x, y, w, h = CARD_BAND
+    log = work / 'card.log'
+    graph = (
+        f'[0:v]trim=start_frame={first}:end_frame={santa_start},setpts=PTS-STARTPTS,crop={w}:{h}:{x}:{y}[a];'
+        f"[1:v]crop={w}:{h}:{x}:{y}[b];[a][b]psnr=shortest=1:stats_file='{log}'"
+    )
+    run(['ffmpeg', '-v', 'error', '-i', str(video), '-i', str(reference), '-lavfi', graph, '-f', 'null', '-'],
+        timeout=TIMEOUT)  # fmt: skip
+    values = [float(m.group(1)) for m in re.finditer(r'mse_avg:([0-9.]+)', log.read_text())]
+    assert len(values) >= santa_start - first - 1
+    return max(values)
+
+
+def test_card_mse_tells_the_drawn_name(videos: Videos, assets: AssetSet, tmp_path: Path) -> None:
+    assert card_mse(videos.template_on, NAME, assets, tmp_path) <= DRAWN / 2
+    assert card_mse(videos.template_on, 'Sofía', assets, tmp_path) > DRAWN
+    assert card_mse(videos.template_off, NAME, assets, tmp_path) > DRAWN
