@@ -277,3 +277,18 @@ def test_card_mse_tells_the_drawn_name(videos: Videos, assets: AssetSet, tmp_pat
     assert card_mse(videos.template_on, NAME, assets, tmp_path) <= DRAWN / 2
     assert card_mse(videos.template_on, 'Sofía', assets, tmp_path) > DRAWN
     assert card_mse(videos.template_off, NAME, assets, tmp_path) > DRAWN
+
+
+@pytest.mark.parametrize(('value', 'expected'), [(None, True), ('false', False), ('true', True)])
+def test_name_card_setting_reaches_the_renderer(
+    value: str | None, expected: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """NAME_CARD (default true) is what the worker's production renders with."""
+    from queueing.jobs import production_from_settings
+    from settings import Settings
+
+    if value is None:
+        monkeypatch.delenv('NAME_CARD', raising=False)
+    else:
+        monkeypatch.setenv('NAME_CARD', value)
+    assert production_from_settings(Settings()).render.name_card is expected
