@@ -194,3 +194,20 @@ POSTER_SECONDS_INTO_SANTA = 1.0
 POSTER_JPEG_QUALITY = 3  # FFmpeg's -q:v for MJPEG: 2 (best) .. 31
 # Burned-in captions (BURN_SUBTITLES=true): libass style, scaled to the frame.
 BURNED_SUBTITLE_STYLE = 'FontName=DejaVu Sans,Bold=1,Outline=2,Shadow=0,MarginV=40'
+# The name on screen (NAME_CARD=true): the child's name as typed, drawn over the intro's last
+# NAME_CARD_SECONDS (it fades out with the intro→Santa crossfade). Sizes are fractions of the
+# frame's height, so every format and test size gets the same look; x/y are FFmpeg drawtext
+# expressions (w, h: the frame; text_w, text_h: the drawn name). DejaVu is Debian's
+# fonts-dejavu-core (scripts/bootstrap.sh, Dockerfile).
+NAME_CARD_SECONDS = 1.0
+NAME_CARD_FONT_FILE = '/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf'
+NAME_CARD_FONT_SIZE = 0.06
+# A longer name is drawn smaller, to fit this fraction of the frame's width (estimated from an
+# average glyph this many em wide).
+NAME_CARD_MAX_WIDTH = 0.9
+NAME_CARD_GLYPH_WIDTH = 0.7
+NAME_CARD_COLOR = 'white'
+NAME_CARD_BORDER_COLOR = 'black'
+NAME_CARD_BORDER_WIDTH = 0.004
+NAME_CARD_X = '(w-text_w)/2'
+NAME_CARD_Y = 'h*0.70-text_h/2'

@@ -254,6 +254,10 @@ class Settings(BaseSettings):
     # While no job is queued or running, a worker encodes every strategy-3 ending its template can
     # need (lowest CPU priority, stopped the moment an order arrives), so every order copies one.
     prepare_endings_when_idle: bool = True
+    # --- The name on screen (#14, NAME_CARD) ---
+    # The child's name, as typed (never the respelling), drawn over the intro's last second; font,
+    # size, colour and position in papa_noel_config.py (NAME_CARD_*).
+    name_card: bool = True
     # --- Operations: metrics, alerts (issue #15; alerts/rules.py, monitoring/alerts.rules.yml) ---
     # Bearer token /metrics needs; empty: /metrics is open (keep it on a private network then).
     metrics_token: SecretStr | None = None

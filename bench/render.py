@@ -55,6 +55,8 @@ SCRIPT = (
     'Keep being so kind. Merry Christmas, Lucia!'
 )
 TIMEOUT = 1800
+# Every render draws the name card (NAME_CARD, on by default), as an order's does.
+NAME_CARD = "Lucía D'Arcy"
 
 
 def main() -> int:
@@ -86,7 +88,7 @@ def main() -> int:
         total -= spec.intro_overlap + spec.outro_overlap
         print(f'spec {spec.width}x{spec.height} {spec.fps} fps preset={spec.preset} crf={spec.crf}; '
               f'{args.footage} footage; speech {speech.duration:.2f} s, video {total:.2f} s; '
-              f'best of {args.repeat}')  # fmt: skip
+              f'best of {args.repeat}; name card on')  # fmt: skip
 
         started = time.monotonic()
         template = prepare_template(assets, spec, cache, deadline=Deadline.after(TIMEOUT))
@@ -115,7 +117,7 @@ def main() -> int:
                 for mode in walls:
                     started, cpu = time.monotonic(), _children_cpu()
                     compose_video(assets, segment, outputs[mode], spec, timeout=TIMEOUT, mode=mode,
-                                  template_cache_dir=cache)  # fmt: skip
+                                  template_cache_dir=cache, name_card=NAME_CARD)  # fmt: skip
                     walls[mode].append(time.monotonic() - started)
                     cpus[mode].append(_children_cpu() - cpu)
             # Strategy 3 keeps each ending it encodes (compose.template_render): the first
@@ -160,7 +162,7 @@ def _personalization_costs(assets: AssetSet, segment: SantaSegment, spec: Render
         for _ in range(repeat + 1):  # the first one keeps its ending: the later ones are an order's cost
             started = time.monotonic()
             compose_video(assets, segment, work / f'{video_name(video_format)}', format_spec_, timeout=TIMEOUT,
-                          mode='template', template_cache_dir=cache)  # fmt: skip
+                          mode='template', template_cache_dir=cache, name_card=NAME_CARD)  # fmt: skip
             times.append(time.monotonic() - started)
         print(f'extra format {video_format} ({format_spec_.width}x{format_spec_.height}): '
               f'+{min(times[1:]):.2f} s per order; its template {prepared:.1f} s once')  # fmt: skip

@@ -10,6 +10,7 @@ template can't build.
 from __future__ import annotations
 
 import logging
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -18,6 +19,7 @@ import events
 from chain.strategies import SantaSegment
 from compose import single_pass, template_render
 from compose.assets import AssetSet
+from compose.name_card import NameCard, name_card_file
 from compose.parts import Deadline
 from compose.spec import RenderSpec
 from compose.templates import TemplateError
@@ -42,6 +44,8 @@ class RenderOptions:
 
     mode: RenderMode = 'template'
     template_cache_dir: Path = DEFAULT_TEMPLATE_CACHE_DIR
+    # NAME_CARD: the child's name, as typed, drawn over the intro's last second (compose.name_card).
+    name_card: bool = True
 
 
 class CompositionError(Exception):
@@ -61,7 +65,9 @@ def compose_video(
     timeout: float,
     mode: RenderMode = 'template',
     template_cache_dir: Path = DEFAULT_TEMPLATE_CACHE_DIR,
+    name_card: str | None = None,
 ) -> Path:
+    """Compose `out`; `name_card` is the text drawn over the intro's end (the name as typed), or None."""
     timeline = Timeline(
         intro=assets.intro.duration,
         speech=segment.speech.duration,
@@ -71,20 +77,9 @@ def compose_video(
     )
     santa_video = assets.santa_base if segment.loop_video else _probe(segment.video)
     deadline = Deadline.after(timeout)
-    try:
-        if mode == 'template':
-            order = template_render.Order(assets, santa_video, segment.loop_video, segment.speech.path, timeline, spec)
-            try:
-                template_render.render(order, out, cache_dir=template_cache_dir, deadline=deadline)
-            except template_render.TemplateUnusable as exc:
-                log.warning(events.COMPOSE_SINGLE_PASS_FALLBACK, extra={'reason': str(exc)})
-                mode = 'single-pass'
-        if mode == 'single-pass':
-            _render_single_pass(assets, segment, santa_video, timeline, spec, out, deadline)
-    except (CommandTimeout, TimeoutError) as exc:
-        raise CompositionTimeout(str(exc)) from exc
-    except (CommandError, TemplateError) as exc:
-        raise CompositionError(str(exc)) from exc
+    with ExitStack() as stack:
+        card = stack.enter_context(name_card_file(name_card, out.parent)) if name_card is not None else None
+        _render(assets, segment, santa_video, timeline, spec, out, deadline, mode, template_cache_dir, card)
     result = _result(out)
     if abs(result.duration - timeline.total) > DURATION_TOLERANCE_SECONDS:
         raise CompositionError(f'{out.name}: lasts {result.duration:.2f} s, expected {timeline.total:.2f} s')
@@ -92,6 +87,35 @@ def compose_video(
     if result.video_frames is not None and abs(result.video_frames - expected_frames) > FRAME_COUNT_TOLERANCE:
         raise CompositionError(f'{out.name}: {result.video_frames} frames, expected {expected_frames}')
     return out
+
+
+def _render(
+    assets: AssetSet,
+    segment: SantaSegment,
+    santa_video: MediaInfo,
+    timeline: Timeline,
+    spec: RenderSpec,
+    out: Path,
+    deadline: Deadline,
+    mode: RenderMode,
+    template_cache_dir: Path,
+    card: NameCard | None,
+) -> None:
+    try:
+        if mode == 'template':
+            order = template_render.Order(assets, santa_video, segment.loop_video, segment.speech.path, timeline, spec,
+                                          name_card=card)  # fmt: skip
+            try:
+                template_render.render(order, out, cache_dir=template_cache_dir, deadline=deadline)
+            except template_render.TemplateUnusable as exc:
+                log.warning(events.COMPOSE_SINGLE_PASS_FALLBACK, extra={'reason': str(exc)})
+                mode = 'single-pass'
+        if mode == 'single-pass':
+            _render_single_pass(assets, segment, santa_video, timeline, spec, out, deadline, card)
+    except (CommandTimeout, TimeoutError) as exc:
+        raise CompositionTimeout(str(exc)) from exc
+    except (CommandError, TemplateError) as exc:
+        raise CompositionError(str(exc)) from exc
 
 
 def _render_single_pass(
@@ -102,6 +126,7 @@ def _render_single_pass(
     spec: RenderSpec,
     out: Path,
     deadline: Deadline,
+    card: NameCard | None,
 ) -> None:
     args = single_pass.build_command(
         intro=assets.intro,
@@ -112,6 +137,7 @@ def _render_single_pass(
         timeline=timeline,
         spec=spec,
         out=out,
+        name_card=card,
     )
     run(args, timeout=deadline.remaining())
 

@@ -12,7 +12,9 @@ from typing import Any
 
 import ffmpeg
 
+from compose.frame_plan import frames
 from compose.framing import framed
+from compose.name_card import NameCard, card_start, drawn
 from compose.spec import RenderSpec
 from compose.timeline import Timeline
 from utils.probe import MediaInfo
@@ -28,6 +30,7 @@ def build_command(
     timeline: Timeline,
     spec: RenderSpec,
     out: Path,
+    name_card: NameCard | None = None,
 ) -> list[str]:
     """The ffmpeg argument list that renders the whole timeline into `out`."""
     loops = math.ceil(timeline.speech / santa_video.duration) if loop_santa else 0
@@ -36,6 +39,9 @@ def build_command(
     outro_in = ffmpeg.input(str(outro.path))
 
     intro_v = _fit(intro_in.video, spec, timeline.intro, 'intro')
+    if name_card is not None:
+        start = card_start(frames(timeline.intro, spec.fps), frames(timeline.santa_start, spec.fps), spec.fps)
+        intro_v = drawn(intro_v, name_card, spec, from_frame=start)
     santa_v = _fit(santa_in.video, spec, timeline.speech, 'santa_base')
     outro_v = _fit(outro_in.video, spec, timeline.outro, 'outro')
     joined = ffmpeg.filter(

@@ -1,5 +1,11 @@
 """Per-order rendering on top of a template: encode only the frames this order changes.
 
+The name card (compose.name_card), when the order has one, is the intro's last second: that
+span is encoded per order from the template's stored frames, with the name drawn, and the
+intro before it is the template's. For strategy 3 the span includes the intro→Santa
+crossfade, which the template otherwise holds; for strategies 1/2 that crossfade is encoded
+per order anyway, and its intro frames take the name there.
+
 Strategy 3 (base footage looped under the speech): the intro, the intro→Santa crossfade
 and the loop come from the template; the loop is taken in whole GOP files up to the last
 keyframe before this order's Santa→outro crossfade, and only the rest (under half a second
@@ -36,6 +42,7 @@ import events
 from compose import single_pass
 from compose.assets import AssetSet
 from compose.frame_plan import FramePlan, plan_frames, seconds_text
+from compose.name_card import NameCard, drawn
 from compose.parts import (
     Deadline,
     Footage,
@@ -91,6 +98,7 @@ class Order:
     speech: Path
     timeline: Timeline
     spec: RenderSpec
+    name_card: NameCard | None = None
 
 
 def render(order: Order, out: Path, *, cache_dir: Path, deadline: Deadline) -> None:
@@ -100,12 +108,21 @@ def render(order: Order, out: Path, *, cache_dir: Path, deadline: Deadline) -> N
     expected = bytes.fromhex(template.avc_config)
     work = Path(tempfile.mkdtemp(prefix='.parts-', dir=out.parent))
     try:
-        head, spans = _layout(template, plan, order.loop_santa)
+        card = order.name_card is not None
+        head, spans = _layout(template, plan, order.loop_santa, card=card)
         counts = [span.frame_count(plan, template.outro_body_start) for span in spans]
         audio = work / 'audio.m4a'
         jobs: list[Callable[[], object]] = [lambda: _encode_audio(order, audio, deadline)]
         files: list[Path] = []
         encoded: list[tuple[Path, Path | None]] = []  # (file, where to keep it for later orders)
+        if order.name_card is not None:
+            blend = _intro_blend_in_head(template, plan, order.loop_santa)
+            card_frames = template.santa_start - template.card_start + (template.intro_blend_frames if blend else 0)
+            if card_frames:
+                card_part = work / 'card.mp4'
+                head.insert(1 if template.intro_body else 0, (card_part, card_frames))
+                encoded.append((card_part, None))
+                jobs.append(_card_job(order, order.name_card, template, blend, card_part, card_frames, deadline))
         for i, (span, count) in enumerate(zip(spans, counts, strict=True)):
             kept = _kept_ending(template, plan, span) if order.loop_santa else None
             if kept is not None and _is_part(kept, count, expected):
@@ -177,13 +194,22 @@ def _check_cuts(template: Template, plan: FramePlan) -> None:
         raise TemplateUnusable(f'Santa→outro crossfade of {plan.outro_blend} frames')
 
 
-def _layout(template: Template, plan: FramePlan, loop_santa: bool) -> tuple[list[tuple[Path, int]], list[Span]]:
-    """Template parts that open the video (with their frame counts), and the spans to encode after them."""
-    head = [(template.path(template.intro_body), template.santa_start)] if template.intro_body else []
+def _layout(
+    template: Template, plan: FramePlan, loop_santa: bool, *, card: bool = False
+) -> tuple[list[tuple[Path, int]], list[Span]]:
+    """Template parts that open the video (with their frame counts), and the spans to encode after them.
+
+    With a `card`, the card's span (from card_start up to the crossfade, and the crossfade when
+    the head would hold it) is left out of the head: the caller encodes it, after intro_body.
+    """
+    head = [(template.path(template.intro_body), template.card_start)] if template.intro_body else []
+    if template.intro_card and not card:
+        head.append((template.path(template.intro_card), template.santa_start - template.card_start))
     santa_end = plan.santa_frames
     outro_at = plan.outro_start - plan.santa_start  # Santa frame where the Santa→outro crossfade starts
-    if loop_santa and outro_at >= template.intro_blend_frames:
-        head.append((template.path(template.intro_blend), template.intro_blend_frames))
+    if _intro_blend_in_head(template, plan, loop_santa):
+        if not card:
+            head.append((template.path(template.intro_blend), template.intro_blend_frames))
         first = template.intro_blend_frames
         loop = _loop_prefix(template, outro_at - first)
         head += loop
@@ -198,6 +224,37 @@ def _layout(template: Template, plan: FramePlan, loop_santa: bool) -> tuple[list
     bounds = [0, *sorted(set(cuts)), santa_end]
     spans = [Span(a, b, intro_tail=a == 0, outro=b == santa_end) for a, b in itertools.pairwise(bounds)]
     return head, spans
+
+
+def _intro_blend_in_head(template: Template, plan: FramePlan, loop_santa: bool) -> bool:
+    """The intro→Santa crossfade is the template's (strategy 3 reaching the loop), not a span's."""
+    return loop_santa and plan.outro_start - plan.santa_start >= template.intro_blend_frames
+
+
+def _card_job(
+    order: Order, card: NameCard, template: Template, blend: bool, out: Path, frame_count: int, deadline: Deadline
+) -> Callable[[], object]:
+    """Encode the name card's span: the intro's card frames before the crossfade, named, and with
+    `blend` the intro→Santa crossfade too, from the template's stored frames (the base footage's
+    first frames under it: strategy 3)."""
+
+    def job() -> object:
+        spec, fps = order.spec, order.spec.fps
+        color = order.assets.intro.color
+        segments = []
+        plain = template.santa_start - template.card_start
+        if template.intro_card_frames and plain:
+            frames = drawn(stored_frames(template.path(template.intro_card_frames), spec, color), card, spec)
+            segments.append(_cut(unblended(frames, spec, frame_count=plain), spec, plain))
+        if blend:
+            tail = drawn(stored_frames(template.path(template.intro_tail), spec, color), card, spec)
+            santa = stored_frames(template.path(template.santa_head), spec, order.assets.santa_base.color)
+            fade = crossfade(tail, santa, offset_frames=0, fade_seconds=order.timeline.intro_overlap, fps=fps)
+            segments.append(_cut(fade, spec, template.intro_blend_frames))
+        stream = segments[0] if len(segments) == 1 else ffmpeg.concat(*segments, v=1, a=0)
+        return encode(stream, out, spec, frame_count=frame_count, deadline=deadline)
+
+    return job
 
 
 def _loop_prefix(template: Template, room: int) -> list[tuple[Path, int]]:
@@ -243,6 +300,8 @@ def _span_stream(order: Order, template: Template, plan: FramePlan, span: Span) 
     frames = _santa_frames(order, template, span)
     outro_at = plan.outro_start - plan.santa_start
     intro_tail = stored_frames(template.path(template.intro_tail), spec, order.assets.intro.color)
+    if order.name_card is not None:
+        intro_tail = drawn(intro_tail, order.name_card, spec)
     outro = stored_frames(template.path(template.outro_head), spec, order.assets.outro.color)
     if span.intro_tail and span.outro and outro_at < plan.intro_blend:
         # The crossfades overlap: chain them over the whole segment, as the single-pass graph does.

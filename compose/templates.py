@@ -2,16 +2,18 @@
 
 A template holds, as MP4 parts that join by stream copy (see compose.parts):
 
-- the intro body: output frames before the intro→Santa crossfade;
+- the intro body: output frames before the name card's span, then the card's frames before
+  the intro→Santa crossfade, apart (an order without the card lists both; one with it
+  encodes its own card span from the stored frames, compose.name_card);
 - the intro→Santa crossfade over the base footage's first frames (strategy 3 only: with a
   provider clip the crossfade shows the clip);
 - the base footage looped, from the end of that crossfade, one GOP per file, so a render
   can take whole files up to the last keyframe before its Santa→outro crossfade;
 - the outro body: outro frames that no crossfade ever touches;
 - the frames that per-order crossfades blend, kept losslessly (compose.parts.store_frames):
-  the intro's tail, the outro's head and, when the base footage loops exactly, one period of
-  it and a little more. A render reads the few frames it needs from them instead of decoding
-  the assets up to that point.
+  the intro's name-card span and tail, Santa's first frames (under the crossfade), the
+  outro's head and, when the base footage loops exactly, one period of it and a little more.
+  A render reads the few frames it needs from them instead of decoding the assets up to that point.
 
 When the base footage repeats exactly every `loop_period` output frames (its duration is a
 whole number of output frames, and the frames confirm it), one period is encoded and its
@@ -45,8 +47,10 @@ from typing import Any
 import ffmpeg
 
 import events
+import papa_noel_config as persona
 from compose.assets import AssetSet
 from compose.frame_plan import frames
+from compose.name_card import card_start as name_card_start
 from compose.parts import (
     X264_PARAMS,
     Deadline,
@@ -66,7 +70,7 @@ log = logging.getLogger(__name__)
 
 
 # Bump when what a template holds, or how its parts are encoded, changes.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: the intro cut at the name card's start (#14)
 # Keyframe spacing in the GOP files of the looped base footage, which a render lists up to the
 # last keyframe before its Santa→outro crossfade: a render encodes less than this much of the
 # loop. Shorter costs bytes (a keyframe is several times a predicted frame) in the last pass.
@@ -106,8 +110,17 @@ class Template:
     intro_frames: int
     outro_frames: int
     outro_body_start: int
-    intro_body: str | None
+    intro_body: str | None  # intro frames [0, card_start)
     intro_blend: str
+    # The name card's span before the crossfade, intro frames [card_start, santa_start): encoded
+    # plain for orders without the card, stored for those with it.
+    card_start: int
+    intro_card: str | None
+    intro_card_frames: str | None
+    # Base footage frames [0, santa_head_frames) under the intro→Santa crossfade, stored: an
+    # order with the card encodes that crossfade again, with its name.
+    santa_head: str
+    santa_head_frames: int
     # The whole loop in one file, with the encoder's own keyframes: listed once per full pass,
     # it keeps the concat list short and costs no more bytes than single-pass.
     loop_unit: str
@@ -172,6 +185,7 @@ def template_key(assets: AssetSet, spec: RenderSpec, deadline: Deadline) -> str:
         'keyframe_seconds': KEYFRAME_SECONDS,
         'loop_coverage_seconds': LOOP_COVERAGE_SECONDS,
         'spec': {name: getattr(spec, name) for name in ENCODING_FIELDS},
+        'name_card_seconds': persona.NAME_CARD_SECONDS,  # where the intro is cut
         'assets': [content_hash(info.path) for info in (assets.intro, assets.santa_base, assets.outro)],
     }
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:32]
@@ -279,13 +293,25 @@ def _build(staging: Path, assets: AssetSet, spec: RenderSpec, deadline: Deadline
         raise TemplateError(f'{intro.path}: too short for a {spec.intro_overlap:g} s crossfade')
     expected: dict[str, int] = {}
 
+    stored: dict[str, int] = {}
+    card_start = name_card_start(intro_frames, santa_start, fps)
     intro_body = None
-    if santa_start:
+    if card_start:
         intro_body = 'intro_body.mp4'
-        piece = fitted(ffmpeg.input(str(intro.path)).video, spec, intro.duration, end=santa_start, role='intro')
-        encode(unblended(piece, spec, frame_count=santa_start), staging / intro_body, spec,
-               frame_count=santa_start, deadline=deadline)  # fmt: skip
-        expected[intro_body] = santa_start
+        piece = fitted(ffmpeg.input(str(intro.path)).video, spec, intro.duration, end=card_start, role='intro')
+        encode(unblended(piece, spec, frame_count=card_start), staging / intro_body, spec,
+               frame_count=card_start, deadline=deadline)  # fmt: skip
+        expected[intro_body] = card_start
+    intro_card = intro_card_frames = None
+    if santa_start > card_start:
+        intro_card, intro_card_frames, count = 'intro_card.mp4', 'intro_card.mov', santa_start - card_start
+        piece = fitted(ffmpeg.input(str(intro.path)).video, spec, intro.duration, first=card_start, end=santa_start,
+                       role='intro')  # fmt: skip
+        encode(unblended(piece, spec, frame_count=count), staging / intro_card, spec, frame_count=count,
+               deadline=deadline)  # fmt: skip
+        expected[intro_card] = count
+        store_frames(piece, staging / intro_card_frames, spec, frame_count=count, deadline=deadline)
+        stored[intro_card_frames] = count
 
     intro_blend = 'intro_blend.mp4'
     tail = fitted(ffmpeg.input(str(intro.path)).video, spec, intro.duration, first=santa_start, role='intro')
@@ -293,6 +319,10 @@ def _build(staging: Path, assets: AssetSet, spec: RenderSpec, deadline: Deadline
                        fps=fps)  # fmt: skip
     encode(stream, staging / intro_blend, spec, frame_count=blend, deadline=deadline)
     expected[intro_blend] = blend
+    santa_head, santa_head_frames = 'santa_head.mov', blend + 1
+    store_frames(_base(assets, spec, 0, santa_head_frames), staging / santa_head, spec, frame_count=santa_head_frames,
+                 deadline=deadline)  # fmt: skip
+    stored[santa_head] = santa_head_frames
 
     period = loop_period(assets.santa_base, fps, deadline)
     span = period if period is not None else frames(LOOP_COVERAGE_SECONDS, fps)
@@ -302,7 +332,6 @@ def _build(staging: Path, assets: AssetSet, spec: RenderSpec, deadline: Deadline
     loop = tuple(f'loop_{i:04d}.mp4' for i in range(len(loop_frames)))
     expected.update(zip(loop, loop_frames, strict=True))
     expected[loop_unit] = span
-    stored: dict[str, int] = {}
 
     intro_tail = 'intro_tail.mov'
     store_frames(tail, staging / intro_tail, spec, frame_count=blend, deadline=deadline)
@@ -341,6 +370,11 @@ def _build(staging: Path, assets: AssetSet, spec: RenderSpec, deadline: Deadline
         outro_body_start=outro_body_start,
         intro_body=intro_body,
         intro_blend=intro_blend,
+        card_start=card_start,
+        intro_card=intro_card,
+        intro_card_frames=intro_card_frames,
+        santa_head=santa_head,
+        santa_head_frames=santa_head_frames,
         loop_unit=loop_unit,
         loop=loop,
         loop_frames=loop_frames,

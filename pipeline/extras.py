@@ -90,7 +90,8 @@ def produce_extras(
         name = video_name(video_format)
         files[name] = compose_video(assets, segment, workdir / f'final-{name}', format_spec(spec, video_format),
                                     timeout=compose_timeout, mode=render.mode,
-                                    template_cache_dir=render.template_cache_dir)  # fmt: skip
+                                    template_cache_dir=render.template_cache_dir,
+                                    name_card=order.child_name if render.name_card else None)  # fmt: skip
     if options.burn_subtitles and subtitles is not None:
         first_video = burn_subtitles(first_video, subtitles, format_spec(spec, order.formats[0]))
         for video_format in order.formats[1:]:

@@ -245,6 +245,7 @@ def _produce(records: JobRecords, record: JobRecord, conn: Redis, production: Pr
             timeout=production.compose_timeout,
             mode=production.render.mode,
             template_cache_dir=production.render.template_cache_dir,
+            name_card=record.order.child_name if production.render.name_card else None,  # as typed, never respelt
         )
         video, extras = produce_extras(record.order, assets, segment, video, spec=production.spec,
                                        render=production.render, compose_timeout=production.compose_timeout,

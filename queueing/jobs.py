@@ -62,7 +62,9 @@ def production_from_settings(settings: Settings) -> Production:
         providers=import_string(settings.provider_factory)(settings, storage),
         spec=RenderSpec(width=settings.output_width, height=settings.output_height, preset=settings.x264_preset),
         compose_timeout=settings.compose_timeout_seconds,
-        render=RenderOptions(mode=settings.render_mode, template_cache_dir=settings.template_cache_dir),
+        render=RenderOptions(
+            mode=settings.render_mode, template_cache_dir=settings.template_cache_dir, name_card=settings.name_card
+        ),
         retry_policy=ProviderRetryPolicy(
             attempts=settings.provider_retry_attempts,
             base_seconds=settings.provider_retry_base_seconds,

@@ -39,6 +39,10 @@ for tool in "${tools[@]}"; do
     [[ " ${missing_packages[*]} " == *" $pkg "* ]] || missing_packages+=("$pkg")
   fi
 done
+# The name card's font (papa_noel_config.NAME_CARD_FONT_FILE), also the burned subtitles' DejaVu Sans.
+if [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf ]; then
+  missing_packages+=(fonts-dejavu-core)
+fi
 # A Debian Python without ensurepip cannot make a venv until python3-venv is installed.
 if [ ! -x "$venv/bin/python" ] && ! "$python" -c 'import ensurepip, venv' >/dev/null 2>&1; then
   py_minor=$("$python" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')

@@ -19,6 +19,7 @@ from providers.espeak_tts import EspeakTTS
 from subtitles.cues import Cue, write_vtt
 from tests.media import assert_output_spec, expected_duration
 from tests.test_api import run_worker_until_done
+from tests.test_name_card import DRAWN, card_mse
 from tests.web_support import TestClient, web_settings
 from utils.probe import probe
 from utils.proc import run
@@ -71,6 +72,10 @@ def test_an_order_with_a_respelling_a_gender_and_two_formats(
     landscape, kind = fetch(client, status['downloads']['16:9'], tmp_path, 'l.mp4')
     assert kind == 'video/mp4'
     assert_output_spec(landscape, width=320, height=180, duration=duration)
+    # NAME_CARD (on by default): the name on screen is the name as typed, never the respelling.
+    assets = load_assets(small_assets, decode=False)
+    assert card_mse(vertical, 'Xavi', assets, tmp_path) <= DRAWN / 2
+    assert card_mse(vertical, 'Chabi', assets, tmp_path) > DRAWN
 
     subtitles, kind = fetch(client, status['subtitles_url'], tmp_path, 's.vtt')
     assert kind.startswith('text/vtt')
