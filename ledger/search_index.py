@@ -41,6 +41,14 @@ def review_decided(pipe: Pipeline | Redis, video_id: str) -> None:
     pipe.zrem(REVIEW_INDEX_KEY, video_id)
 
 
+def remove(pipe: Pipeline | Redis, video_id: str, parent_email: str) -> None:
+    """Forget an order in every index (its e-mail's set goes with its last entry)."""
+    pipe.zrem(RECENT_KEY, video_id)
+    pipe.zrem(REVIEW_INDEX_KEY, video_id)
+    if parent_email:
+        pipe.zrem(email_key(parent_email), video_id)
+
+
 def recent(conn: Redis, offset: int = 0, limit: int = 20) -> list[str]:
     ids: Any = conn.zrevrange(RECENT_KEY, offset, offset + limit - 1)
     return [text(v) for v in ids]

@@ -31,6 +31,7 @@ from audiocache import AudioCache
 from deadletter.queue import ENTRY_PREFIX, INDEX_KEY
 from delivery.jobs import announce_webhook
 from delivery.ledger import PREFIX as LEDGER_PREFIX
+from ledger import search_index
 from queueing.records import JobRecords, checkpoints_key, page_key, record_key, timeline_key
 from settings import Settings
 from storage import Storage
@@ -128,6 +129,7 @@ class Forgetter:
         self._delete_rq_jobs(video_id)
         with self.conn.pipeline() as pipe:
             pipe.zrem(INDEX_KEY, video_id)
+            search_index.remove(pipe, video_id, record.order.parent_email if record else '')
             for key in report.redis_keys:
                 pipe.delete(key)
             pipe.execute()

@@ -93,5 +93,5 @@ def test_ops_find_an_order_by_email_see_why_it_failed_and_retry_it(
     expect(page.locator('#job-message')).to_contain_text('Retry: queued again')
     expect(page.locator('#job-timeline')).to_contain_text('admin:retry')
     assert any(e['event'] == 'admin:retry' for e in JobRecords(redis_conn).timeline(video_id))
-    assert page.locator('#job-actions [data-action="forget"]').is_disabled()  # no backend on this branch yet
+    assert page.locator('#job-actions [data-action="forget"]').is_enabled()
     assert errors == []

@@ -78,9 +78,6 @@ def test_one_email_when_the_video_is_ready(redis_conn: Redis, mail_env: dict[str
                                            smtp: tuple[int, Mailbox]) -> None:  # fmt: skip
     _, mailbox = smtp
     video_id = order_for(redis_conn)
-    # A poster stored beside the video, named as every file of a video is (<id>.<suffix>): shown inline.
-    Path(mail_env['OUTPUT_DIR']).mkdir(parents=True, exist_ok=True)
-    (Path(mail_env['OUTPUT_DIR']) / f'{video_id}.poster.jpg').write_bytes(b'\xff\xd8\xff\xe0 poster')
     done = run_worker(mail_env)
     assert done.returncode == 0, done.stderr[-3000:]
     record = JobRecords(redis_conn).get(video_id)
@@ -104,7 +101,9 @@ def test_one_email_when_the_video_is_ready(redis_conn: Redis, mail_env: dict[str
     assert f'hasta el {until.tm_mday} de ' in text and str(until.tm_year) in text
     assert '«Borrar este vídeo ahora»' in text
     images = [part for part in message.walk() if part.get_content_type() == 'image/jpeg']
-    assert len(images) == 1 and images[0].get_content() == b'\xff\xd8\xff\xe0 poster'
+    # The poster the render stored beside the video (<id>.poster.jpg, as every file of a video is named).
+    poster = (Path(mail_env['OUTPUT_DIR']) / f'{video_id}.poster.jpg').read_bytes()
+    assert len(images) == 1 and images[0].get_content() == poster and poster.startswith(b'\xff\xd8')
     assert f'src="cid:{images[0]["Content-ID"].strip("<>")}"' in html
     timeline = [e['event'] for e in JobRecords(redis_conn).timeline(video_id)]
     assert timeline.count('email:completed:sent') == 1
