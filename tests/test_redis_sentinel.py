@@ -8,13 +8,20 @@ sentinels report, replication state), never on a fixed sleep.
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 
 import pytest
 from redis import Redis
+from redis.backoff import ConstantBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.retry import Retry
+from redis.sentinel import Sentinel
 
 from metrics import Metrics
 from orders import parse_order
@@ -138,6 +145,32 @@ def test_settings_name_the_sentinels_and_the_master() -> None:
         Settings(redis_sentinels='127.0.0.1:26379')
 
 
+class Interrupted(BaseException):
+    """What RQ's warm shutdown does: an exception raised by a signal handler mid-command."""
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise Interrupted
+
+
+def test_an_interrupted_blocking_read_leaves_no_stale_reply(sentinel_cluster: SentinelCluster) -> None:
+    cluster = sentinel_cluster
+    target = SentinelTarget.parse(cluster.sentinels, MASTER)
+    conn = connect(f'redis://127.0.0.1:{cluster.primary_port}/0', sentinel=target)
+    previous = signal.signal(signal.SIGALRM, _interrupt)
+    try:
+        assert conn.ping()
+        signal.setitimer(signal.ITIMER_REAL, 0.2)
+        with pytest.raises(Interrupted):
+            conn.blpop(['papanoel:test:nothing'], timeout=1)  # its nil reply comes after the interruption
+        # The next command on the pooled connection reads its own reply, not the dequeue's.
+        assert conn.echo('after') == b'after'
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        conn.close()
+
+
 def test_an_open_connection_leaves_a_primary_demoted_while_still_up(sentinel_cluster: SentinelCluster) -> None:
     """SENTINEL FAILOVER leaves the old primary up and writable for a while: clients must not stay."""
     cluster = sentinel_cluster
@@ -168,12 +201,14 @@ def test_a_failover_during_a_run_loses_no_order(
     sentinel_cluster: SentinelCluster, worker_env: dict[str, str], tmp_path: Path
 ) -> None:
     cluster = sentinel_cluster
-    target = SentinelTarget.parse(cluster.sentinels, MASTER)
-    assert target is not None
     # REDIS_URL names the first primary, as a deployment written before the failover would:
     # only the sentinels can tell a client where the primary is afterwards.
     redis_url = f'redis://127.0.0.1:{cluster.primary_port}/0'
-    conn = connect(redis_url, outage_seconds=60, sentinel=target)
+    # The test watches through redis-py's own Sentinel client, apart from the code under test.
+    watcher = Sentinel([('127.0.0.1', port) for port in cluster.sentinel_ports],  # type: ignore[no-untyped-call]
+                       sentinel_kwargs={'socket_timeout': 2})  # fmt: skip
+    conn: Redis = watcher.master_for(MASTER, socket_timeout=5, retry=Retry(ConstantBackoff(0.1), 600),  # type: ignore[no-untyped-call]
+                                     retry_on_error=[RedisConnectionError, RedisTimeoutError])  # fmt: skip
     orders = [
         parse_order({'child_name': name, 'age': 6, 'parent_email': 'p@example.com', 'consent': True})
         for name in ('Sofía', 'Pablo', 'Lucía', 'Mateo')[:ORDERS]
