@@ -7,9 +7,11 @@ sentinels report, replication state), never on a fixed sleep.
 
 from __future__ import annotations
 
+import json
 import shutil
 import signal
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +32,8 @@ from queueing.enqueue import enqueue_order
 from queueing.records import JobRecords, State
 from settings import Settings
 from tests.conftest import _free_port
-from tests.workers import start_worker, stop, wait_for
+from tests.workers import ROOT, start_worker, stop, wait_for
+from web.app import web_redis
 
 QUEUE = 'papa-noel-videos'
 MASTER = 'papanoel'
@@ -248,3 +251,31 @@ def test_a_failover_during_a_run_loses_no_order(
     finally:
         stop(worker)
         conn.close()
+
+
+def test_cli_health_and_web_find_the_primary_through_the_sentinels(
+    sentinel_cluster: SentinelCluster, worker_env: dict[str, str]
+) -> None:
+    cluster = sentinel_cluster
+    # Nothing listens at REDIS_URL's host and port: only the sentinels lead to the primary.
+    redis_url = f'redis://127.0.0.1:{_free_port()}/0'
+    env = {**worker_env, 'REDIS_URL': redis_url, 'REDIS_SENTINELS': cluster.sentinels, 'REDIS_SENTINEL_MASTER': MASTER}
+    with Redis(port=cluster.primary_port) as primary:
+        primary.set('papanoel:test:marker', 'through the sentinels')
+    stats = subprocess.run([sys.executable, 'cli.py', 'stats', '--json'], cwd=ROOT, env=env, capture_output=True,
+                           text=True, timeout=60)  # fmt: skip
+    assert stats.returncode == 0, stats.stderr
+    health = subprocess.run([sys.executable, 'health_check.py', '--json'], cwd=ROOT, env=env, capture_output=True,
+                            text=True, timeout=60)  # fmt: skip
+    checks = {c['name']: c for c in json.loads(health.stdout)['checks']}
+    assert checks['redis']['ok'], checks['redis']
+    web = web_redis(redis_url, sentinel=SentinelTarget.parse(cluster.sentinels, MASTER))
+    try:
+        assert web.get('papanoel:test:marker') == b'through the sentinels'
+    finally:
+        web.close()
+    # A wrong master name is one line naming the sentinels, exit 1, no traceback.
+    wrong = subprocess.run([sys.executable, 'cli.py', 'stats'], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                           env={**env, 'REDIS_SENTINEL_MASTER': 'nosuchmaster'})  # fmt: skip
+    assert wrong.returncode == 1 and 'Traceback' not in wrong.stderr
+    assert wrong.stderr.startswith('error: cannot reach Redis at') and 'nosuchmaster' in wrong.stderr, wrong.stderr
