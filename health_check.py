@@ -12,7 +12,7 @@ import sys
 
 from monitoring import run_checks
 from providers.registry import configured_providers
-from queueing.connection import connect
+from queueing.connection import connect, sentinel_target
 from settings import Settings
 from storage import build_storage
 
@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     settings = Settings()
-    conn = connect(settings.redis_url)
+    conn = connect(settings.redis_url, sentinel=sentinel_target(settings))
     storage = build_storage(settings)
     report = run_checks(settings, conn, storage, configured_providers(settings, storage), deep=args.deep)
     if args.json:

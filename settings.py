@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, DotEnvSettingsSource, PydanticBaseSettingsSource, SettingsConfigDict
 
 import papa_noel_config as persona
@@ -206,6 +206,31 @@ class Settings(BaseSettings):
     # A worker retries each Redis command with backoff for this long (a restart, a failover)
     # before giving up; busy workers keep their job meanwhile. The CLI gives up at once.
     redis_outage_seconds: float = Field(default=120, ge=0)
+    # Redis Sentinel: `host:port,host:port,...` of the sentinels and the master name they watch.
+    # Set, every Redis user (worker, web, CLI, health) asks them for the primary and follows a
+    # failover; REDIS_URL then gives only the db and password (its host and port are ignored).
+    redis_sentinels: str = ''
+    redis_sentinel_master: str = ''
+    # The sentinels' own password (`requirepass` of sentinel.conf), when they have one.
+    redis_sentinel_password: SecretStr | None = None
+
+    @field_validator('redis_sentinels')
+    @classmethod
+    def _sentinels_are_addresses(cls, value: str) -> str:
+        sentinel_addresses(value)
+        return value
+
+    @field_validator('redis_sentinel_password', mode='before')
+    @classmethod
+    def _empty_sentinel_password_is_unset(cls, value: object) -> object:
+        return None if value == '' else value
+
+    @model_validator(mode='after')
+    def _sentinels_need_a_master(self) -> Settings:
+        if self.redis_sentinels.strip() and not self.redis_sentinel_master:
+            raise ValueError('REDIS_SENTINEL_MASTER must name the master when REDIS_SENTINELS is set')
+        return self
+
     # Off: every speech is made anew unless a checkpoint has it (tests prove the checkpoints so).
     audio_cache_enabled: bool = True
     # --- Personalization (#14): name preview, subtitles ---
@@ -309,3 +334,16 @@ X264_PRESETS = (
     'slower',
     'veryslow',
 )
+
+
+def sentinel_addresses(text: str) -> tuple[tuple[str, int], ...]:
+    """REDIS_SENTINELS (`host:port,host:port,...`) as addresses; empty when unset."""
+    addresses = []
+    for item in (part.strip() for part in text.split(',')):
+        if not item:
+            continue
+        host, sep, port = item.rpartition(':')
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f'REDIS_SENTINELS: {item!r} is not host:port')
+        addresses.append((host.strip('[]'), int(port)))
+    return tuple(addresses)

@@ -15,7 +15,7 @@ from redis import Redis, RedisError
 
 import events
 from compose import DECODED_ASSETS, AssetError, load_assets
-from queueing.connection import connect
+from queueing.connection import connect, sentinel_target
 from queueing.worker import run_workers
 from settings import Settings
 from utils.logs import configure_logging
@@ -31,7 +31,11 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = Settings()
     configure_logging(settings.log_level, settings.log_format)
-    conn = connect(settings.redis_url, outage_seconds=settings.redis_outage_seconds) if settings.redis_url else None
+    conn = (
+        connect(settings.redis_url, outage_seconds=settings.redis_outage_seconds, sentinel=sentinel_target(settings))
+        if settings.redis_url
+        else None
+    )
     problem = startup_problem(settings, conn)
     if problem:
         log.error(events.WORKER_REFUSED, extra={'reason': problem})
@@ -53,7 +57,9 @@ def startup_problem(settings: Settings, conn: Redis | None) -> str:
     try:
         conn.ping()
     except RedisError as exc:
-        return f'cannot reach Redis at {settings.redis_url}: {exc}'
+        target = sentinel_target(settings)
+        where = f'{settings.redis_url} ({target.describe()})' if target else settings.redis_url
+        return f'cannot reach Redis at {where}: {exc}'
     missing = [tool for tool in REQUIRED_TOOLS if shutil.which(tool) is None]
     if missing:
         return f'missing tools: {", ".join(missing)} (install: apt-get install -y ffmpeg espeak-ng)'

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 import click
 from redis import Redis, RedisError
 
-from queueing.connection import connect
+from queueing.connection import connect, sentinel_target
 from settings import Settings
 
 #: Exit status when the command cannot run as configured (no REDIS_URL).
@@ -41,20 +41,22 @@ def require_redis(settings: Settings) -> Redis:
             err=True,
         )
         sys.exit(EXIT_USAGE)
-    conn = connect(settings.redis_url)
+    sentinel = sentinel_target(settings)
+    conn = connect(settings.redis_url, sentinel=sentinel)
     context = click.get_current_context(silent=True)
     if context is not None:
         context.find_root().call_on_close(conn.close)
     try:
         conn.ping()
     except RedisError as exc:
-        unreachable(settings.redis_url, exc)
+        unreachable(settings.redis_url, exc, via=sentinel.describe() if sentinel else '')
     return conn
 
 
-def unreachable(redis_url: str, exc: BaseException) -> None:
+def unreachable(redis_url: str, exc: BaseException, *, via: str = '') -> None:
     reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-    click.echo(f'error: cannot reach Redis at {shown_url(redis_url)}: {reason}', err=True)
+    where = shown_url(redis_url) + (f' ({via})' if via else '')
+    click.echo(f'error: cannot reach Redis at {where}: {reason}', err=True)
     sys.exit(EXIT_UNREACHABLE)
 
 

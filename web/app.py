@@ -9,13 +9,14 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from redis import Redis
 
-from queueing.connection import connect, is_embedded
+from queueing.connection import SentinelTarget, connect, is_embedded, sentinel_master, sentinel_target
 from settings import Settings
 from storage import Storage, build_storage
 from utils.logs import configure_logging
@@ -49,7 +50,7 @@ def create_app(
     """The web app for `settings`. `conn`, `storage` and `admin_token` override what the settings
     would build (the embedded mode passes its in-process Redis and generated token)."""
     owns_conn = conn is None
-    conn = conn if conn is not None else web_redis(settings.redis_url)
+    conn = conn if conn is not None else web_redis(settings.redis_url, sentinel=sentinel_target(settings))
     storage = storage if storage is not None else build_storage(settings)
     if admin_token is None:
         admin_token = settings.admin_token.get_secret_value() if settings.admin_token else ''
@@ -100,16 +101,22 @@ def create_app(
 REDIS_SOCKET_TIMEOUT_SECONDS = 2.0
 
 
-def web_redis(redis_url: str) -> Redis:
-    """The web's Redis client: like queueing.connection.connect, plus a read timeout."""
+def web_redis(redis_url: str, *, sentinel: SentinelTarget | None = None) -> Redis:
+    """The web's Redis client: like queueing.connection.connect, plus a read timeout.
+
+    With `sentinel`, the primary the sentinels name (followed across a failover).
+    """
     if not redis_url:
         return connect(redis_url)
-    return Redis.from_url(
-        redis_url,
-        socket_connect_timeout=REDIS_SOCKET_TIMEOUT_SECONDS,
-        socket_timeout=REDIS_SOCKET_TIMEOUT_SECONDS,
-        health_check_interval=30,
-    )
+    options: dict[str, Any] = {
+        'socket_connect_timeout': REDIS_SOCKET_TIMEOUT_SECONDS,
+        'socket_timeout': REDIS_SOCKET_TIMEOUT_SECONDS,
+        'health_check_interval': 30,
+    }
+    if sentinel is not None:
+        # A request meeting the switch is retried briefly (redis-py's default retry).
+        return sentinel_master(redis_url, sentinel, **options)
+    return Redis.from_url(redis_url, **options)
 
 
 def _media_origins(settings: Settings) -> str:
