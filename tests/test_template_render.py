@@ -26,6 +26,7 @@ import compose.templates
 from chain.strategies import SantaSegment
 from compose import RenderSpec, Timeline, compose_video, load_assets
 from compose.assets import AssetSet
+from compose.frame_plan import plan_frames
 from compose.parts import Deadline
 from compose.templates import prepare_template
 from providers.fake import FakeTTS
@@ -319,7 +320,7 @@ def _ending_shape(
     assets: AssetSet, template: compose.templates.Template, speech_seconds: float
 ) -> tuple[int, int, int]:
     """(where in the loop, Santa frames, Santa frame the crossfade starts at) of a strategy-3 ending."""
-    plan = compose.template_render.plan_frames(_timeline(assets, speech_seconds), SPEC.fps)
+    plan = plan_frames(_timeline(assets, speech_seconds), SPEC.fps)
     _, spans = compose.template_render._layout(template, plan, True)
     span = spans[-1]
     assert template.loop_period and span.outro and not span.intro_tail
