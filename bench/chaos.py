@@ -131,15 +131,21 @@ def tone_index(path: Path) -> int | None:
         return None
     samples = array('h')
     samples.frombytes(raw[: len(raw) - len(raw) % 2])
-    middle = samples[len(samples) // 4 : 3 * len(samples) // 4]  # away from fades at either end
-    if len(middle) < 4000:
+    # Ours last SPEECH_SECONDS; speech of another length (espeak-ng's) is not ours, whatever its pitch.
+    if abs(len(samples) / 8000 - SPEECH_SECONDS) > 0.15:
         return None
-    crossings = sum(1 for a, b in zip(middle, middle[1:], strict=False) if (a < 0) != (b < 0))
-    hz = crossings / 2 / (len(middle) / 8000)
-    index = round((hz - TONE_BASE_HZ) / TONE_STEP_HZ)
-    if 0 <= index < MARKERS and abs(hz - (TONE_BASE_HZ + index * TONE_STEP_HZ)) < TONE_STEP_HZ / 3:
-        return index
+    quarter = len(samples) // 4
+    estimates = [_pitch(samples[start : start + quarter]) for start in (quarter, 2 * quarter)]  # away from the ends
+    index = round((estimates[0] - TONE_BASE_HZ) / TONE_STEP_HZ)
+    expected = TONE_BASE_HZ + index * TONE_STEP_HZ
+    if 0 <= index < MARKERS and all(abs(hz - expected) < TONE_STEP_HZ / 3 for hz in estimates):
+        return index  # a steady tone, on one of the orders' pitches
     return None
+
+
+def _pitch(samples: array[int]) -> float:
+    crossings = sum(1 for a, b in zip(samples, samples[1:], strict=False) if (a < 0) != (b < 0))
+    return crossings / 2 / (len(samples) / 8000)
 
 
 @functools.cache
@@ -178,13 +184,14 @@ class ChaosLedger(ChargeLedger):
     loss_rate: float = 0.0
     rng: random.Random = field(default_factory=random.Random)
     attribute: Callable[[Any], int | None] = lambda body: None
-    attributed: list[tuple[int | None, str]] = field(default_factory=list)
+    kind_of: Callable[[Any], str] = lambda body: ''
+    attributed: list[tuple[str, int | None, str]] = field(default_factory=list)
 
     def charge(self, key: str | None, body: Any, generation_id: str) -> None:
         super().charge(key, body, generation_id)
         index = self.attribute(body)
         with self._lock:
-            self.attributed.append((index, self.charges[-1].body_digest))
+            self.attributed.append((self.kind_of(body), index, self.charges[-1].body_digest))
 
     def lose_this_answer(self) -> bool:
         if super().lose_this_answer():
@@ -335,7 +342,12 @@ def main() -> int:
         return from_published(str(audio.get('url', ''))) if isinstance(audio, dict) else None
 
     sync.ledger = ChaosLedger(loss_rate=args.loss_rate, rng=random.Random(rng.random()), attribute=sync_body)
-    heygen.ledger = ChaosLedger(loss_rate=args.loss_rate, rng=random.Random(rng.random()), attribute=heygen_body)
+    heygen.ledger = ChaosLedger(
+        loss_rate=args.loss_rate,
+        rng=random.Random(rng.random()),
+        attribute=heygen_body,
+        kind_of=lambda body: 'heygen-lipsync' if 'video' in body else 'heygen-video',  # one ledger, two products
+    )
 
     public = static_files(output)
     public_url = public.__enter__()
@@ -479,11 +491,12 @@ def main() -> int:
 
     paid_twice_groups: set[str] = set()
     unattributed = 0
-    ledgers = {'lipsync': sync.ledger, 'video': heygen.ledger}
-    for kind, ledger in ledgers.items():
+    ledgers = {'synclabs-lipsync': sync.ledger, 'heygen': heygen.ledger}
+    for name, ledger in ledgers.items():
         assert isinstance(ledger, ChaosLedger)
         groups: Counter[str] = Counter()
-        for index, digest in ledger.attributed:
+        for what, index, digest in ledger.attributed:
+            kind = what or name
             if index is None:
                 unattributed += 1
             groups[f'{kind}:order-{index}' if index is not None else f'{kind}:body-{digest}'] += 1
@@ -494,7 +507,7 @@ def main() -> int:
     for v in video_ids:
         entry = dead.get_or_none(v)
         if entry is not None:
-            errors = [str(e.get('error', e.get('type', '?')))[:90] for e in entry.errors]
+            errors = [f'{e.get("error_type", "?")}: {str(e.get("message", ""))[:70]}' for e in entry.errors]
             reasons[' | '.join(errors)] += 1
 
     elapsed = time.monotonic() - started
