@@ -7,6 +7,7 @@ footage where every frame differs from the next (FFmpeg's test patterns).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -25,6 +26,7 @@ import compose.templates
 from chain.strategies import SantaSegment
 from compose import RenderSpec, Timeline, compose_video, load_assets
 from compose.assets import AssetSet
+from compose.frame_plan import plan_frames
 from compose.parts import Deadline
 from compose.templates import prepare_template
 from providers.fake import FakeTTS
@@ -312,6 +314,53 @@ def test_a_damaged_kept_ending_is_encoded_again(
     assert len(runs.video_encodes()) == 1
     assert _video_checksums(out) == _video_checksums(reference)
     assert ending.stat().st_size > 0 and _video_checksums(ending)
+
+
+def _ending_shape(
+    assets: AssetSet, template: compose.templates.Template, speech_seconds: float
+) -> tuple[int, int, int]:
+    """(where in the loop, Santa frames, Santa frame the crossfade starts at) of a strategy-3 ending."""
+    plan = plan_frames(_timeline(assets, speech_seconds), SPEC.fps)
+    _, spans = compose.template_render._layout(template, plan, True)
+    span = spans[-1]
+    assert template.loop_period and span.outro and not span.intro_tail
+    return span.first % template.loop_period, span.end - span.first, plan.outro_start - plan.santa_start - span.first
+
+
+def test_kept_endings_of_equal_length_with_crossfades_a_frame_apart_are_both_frame_exact(
+    small_assets: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two speeches whose endings hold as many Santa frames from the same point of the loop, the
+    # Santa→outro crossfade starting one frame later in the second: the kept-ending cache must
+    # tell them apart (its key includes the crossfade's offset), one after the other and back.
+    assets = load_assets(small_assets, decode=False)
+    cache, fresh = tmp_path / 'cache', tmp_path / 'fresh'
+    template = prepare_template(assets, SPEC, cache, deadline=Deadline.after(TIMEOUT))
+    shutil.copytree(cache, fresh)  # the same template, no ending kept yet
+    # 5.95 s lands the crossfade's start on a half frame that rounds down (7.95 s is 7.949999... in
+    # binary), Santa's length on one that rounds up; 1 ms more and both round up. Durations as a
+    # 44.1/48 kHz speech probes: exact to the microsecond.
+    speeches = [dataclasses.replace(FakeTTS(seconds=s).synthesize(f'x{s}', 'es', tmp_path), duration=s)
+                for s in (5.95, 5.951)]  # fmt: skip
+    (loop_a, length_a, fade_a), (loop_b, length_b, fade_b) = (
+        _ending_shape(assets, template, speech.duration) for speech in speeches
+    )
+    assert (loop_a, length_a) == (loop_b, length_b) and fade_b == fade_a + 1, 'not the case under test'
+    segments = [SantaSegment(assets.santa_base.path, speech, True, {}) for speech in speeches]
+
+    def render(segment: SantaSegment, directory: Path, name: str) -> list[str]:
+        out = compose_video(assets, segment, tmp_path / name, SPEC, timeout=TIMEOUT, template_cache_dir=directory)
+        return _video_checksums(out)
+
+    # References: each ending encoded from the template alone, in a cache that keeps nothing else.
+    reference_b = render(segments[1], fresh, 'ref-b.mp4')
+    first_a = render(segments[0], cache, 'a1.mp4')  # encodes and keeps A's ending
+    assert render(segments[1], cache, 'b1.mp4') == reference_b
+    assert first_a != reference_b
+    runs = FFmpegRuns(monkeypatch)
+    assert render(segments[0], cache, 'a2.mp4') == first_a
+    assert render(segments[1], cache, 'b2.mp4') == reference_b
+    assert runs.video_encodes() == [], 'each ending is kept side by side, and copied'
 
 
 @pytest.mark.parametrize('tag', ['unknown', 'smpte170m', 'bt709'])
