@@ -15,13 +15,13 @@ from compose.placeholders import render_placeholders
 from orders import OrderError, parse_order
 from orders.model import FieldError
 from queueing.cancel import CannotCancel, cancel_order
-from queueing.demo import run_demo
 from queueing.enqueue import enqueue_order
-from queueing.records import JobRecords, State
+from records import JobRecords, State
 from retries import job_retry
 from settings import Settings
 from utils.logs import configure_logging
 from web.moderation import moderate
+from workers.demo import run_demo
 
 
 def order_options(func: Any) -> Any:

@@ -16,9 +16,9 @@ from redis import Redis, RedisError
 import events
 from compose import DECODED_ASSETS, AssetError, load_assets
 from queueing.connection import connect, sentinel_target
-from queueing.worker import run_workers
 from settings import Settings
 from utils.logs import configure_logging
+from workers.worker import run_workers
 
 REQUIRED_TOOLS = ('ffmpeg', 'ffprobe', 'espeak-ng')
 log = logging.getLogger('worker')

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import events
-from privacy.traces import note_audio_cache
 from providers.base import CharacterTiming, Speech
+from traces import note_audio_cache
 
 log = logging.getLogger(__name__)
 

@@ -67,7 +67,7 @@ from compose.placeholders import render_placeholders  # noqa: E402
 from deadletter import DeadLetterQueue  # noqa: E402
 from orders import parse_order  # noqa: E402
 from queueing.enqueue import enqueue_order  # noqa: E402
-from queueing.records import JobRecords, State  # noqa: E402
+from records import JobRecords, State  # noqa: E402
 from retries import job_retry  # noqa: E402
 from tests.fake_vendor_charges import ChargeLedger  # noqa: E402
 from tests.fake_vendors_tts_lipsync import FakeElevenLabs, FakeSyncLabs  # noqa: E402

@@ -25,7 +25,7 @@ from pathlib import Path
 from redis import Redis
 
 from orders import parse_order
-from queueing.records import JobRecords
+from records import JobRecords
 from settings import Settings
 
 QUEUED = 25  # the queue itself stays small: what grows is history, as in December

@@ -35,7 +35,7 @@ from bench.chaos import kill_hard  # noqa: E402
 from compose.placeholders import render_placeholders  # noqa: E402
 from orders import parse_order  # noqa: E402
 from queueing.enqueue import enqueue_order  # noqa: E402
-from queueing.records import JobRecords, State  # noqa: E402
+from records import JobRecords, State  # noqa: E402
 from retries import job_retry  # noqa: E402
 
 NAMES = ['Mateo', 'Lucía', 'Martín', 'Valentina', 'Hugo', 'Martina', 'Leo', 'Julia', 'Pablo', 'Emma', 'Álex']

@@ -60,8 +60,8 @@ from rq import Queue, Worker
 from compose.placeholders import render_placeholders
 from orders import Order, parse_order
 from queueing.enqueue import enqueue_order
-from queueing.records import JobRecords, State, record_key
 from queueing.warming import warming_workers
+from records import JobRecords, State, record_key
 from utils.probe import MediaError, probe
 
 ROOT = Path(__file__).resolve().parent.parent

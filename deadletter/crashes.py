@@ -17,7 +17,7 @@ from typing import Any
 from redis import Redis
 from redis.client import Pipeline
 
-from queueing.records import KEY_PREFIX, JobRecords
+from records import KEY_PREFIX, JobRecords
 
 #: Crash notes outlive any retry schedule, and are dropped with the dead-letter entry's retry.
 CRASHES_TTL_SECONDS = 30 * 24 * 3600

@@ -27,7 +27,7 @@ import events
 from deadletter.crashes import crashes, forget_crashes
 from delivery.jobs import announce, current_settings
 from queueing.enqueue import enqueue_video_job
-from queueing.records import JobRecords
+from records import JobRecords
 from utils.redis_values import texts
 
 log = logging.getLogger(__name__)

@@ -22,7 +22,7 @@ from delivery.ledger import Ledger
 from delivery.mailer import MailError, send_smtp, write_outbox
 from delivery.messages import build_email, failed_letter, ready_letter
 from delivery.webhooks import CallbackRefused, WebhookFailed, check_callback_url, event_id, post, signed_request
-from queueing.records import JobRecord, JobRecords, record_key
+from records import JobRecord, JobRecords, record_key
 from settings import Settings
 from storage import LocalStorage, build_storage
 

@@ -1,6 +1,6 @@
 """The cross-job event ledger: every timeline event of every video, in one capped Redis stream.
 
-A job record's timeline (queueing/records.py) answers "what happened to this video"; the ledger
+A job record's timeline (records/job_records.py) answers "what happened to this video"; the ledger
 answers "what happened, everywhere, since X" — for the dashboard, `cli.py events --follow` and
 `GET /api/admin/events`. It is written in the same pipeline as the timeline entry, so the two
 never disagree, and it is capped (`XADD ... MAXLEN ~`): the oldest entries fall off, Redis

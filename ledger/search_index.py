@@ -1,6 +1,6 @@
 """Indexes the dashboard reads instead of scanning every record: newest-first, and by parent e-mail.
 
-Written when an order is recorded (queueing/records.py, same transaction). The e-mail index is
+Written when an order is recorded (records/job_records.py, same transaction). The e-mail index is
 keyed by a hash of the normalized address, so the address itself is stored only in the order.
 A record deleted later (cleanup, forget) leaves a dangling id here: readers skip ids whose record
 is gone and drop them (`prune`), so the indexes never need a scan to stay right.

@@ -17,7 +17,7 @@ from redis import Redis
 
 import events
 from locking import holder_alive
-from queueing.records import JobRecords, State
+from records import JobRecords, State
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from rq.job import Job
 import events
 from locking import holder_alive
 from queueing.enqueue import enqueue_video_job
-from queueing.records import KEY_PREFIX, JobRecords, State, record_key
+from records import KEY_PREFIX, JobRecords, State, record_key
 from storage import Storage
 from utils.redis_values import text
 

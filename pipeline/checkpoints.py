@@ -17,7 +17,7 @@ from redis import Redis
 
 from chain.strategies import SantaSegment
 from providers.base import CharacterTiming, Speech
-from queueing.records import checkpoints_key
+from records import checkpoints_key
 from utils.probe import MediaError, probe
 
 

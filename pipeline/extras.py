@@ -26,7 +26,7 @@ from chain import SantaSegment
 from compose import AssetSet, CompositionError, RenderOptions, RenderSpec, compose_video
 from orders import build_script
 from orders.model import Order
-from queueing.records import record_key
+from records import record_key
 from storage import Storage
 from subtitles.cues import SubtitleError, subtitles_for
 from utils.probe import MediaError, MediaInfo, probe

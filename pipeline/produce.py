@@ -17,6 +17,7 @@ from typing import Any
 from redis import Redis
 
 import events
+import traces as personal_traces
 from audiocache import AudioCache
 from breakers import BreakerBoard
 from chain import DEFAULT_CHAIN, ChainContext, ChainExhausted, SantaSegment, Strategy, run_chain
@@ -28,11 +29,10 @@ from metrics import Metrics
 from orders import render_script
 from pipeline.checkpoints import Checkpoints
 from pipeline.extras import ExtrasOptions, format_spec, produce_extras, store_extras
-from privacy import traces as personal_traces
 from providers import pricing
 from providers.base import ProviderSet, Speech
 from providers.errors import ProviderError
-from queueing.records import JobRecord, JobRecords, State, checkpoints_key
+from records import JobRecord, JobRecords, State, checkpoints_key
 from retries import ProviderRetryPolicy
 from storage import Storage
 from utils.logs import video_context

@@ -8,7 +8,7 @@ delivery records, RQ jobs and idempotency entries. What stays: a tombstone with 
 (when and why), so the order page and the API can answer 410 Gone with the date.
 
 Idempotent: forgetting a forgotten video deletes whatever may have reappeared (a render that
-was running stores its file afterwards; `queueing.jobs` then forgets again) and keeps the tombstone.
+was running stores its file afterwards; `workers.jobs` then forgets again) and keeps the tombstone.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from deadletter.queue import ENTRY_PREFIX, INDEX_KEY
 from delivery.jobs import announce_webhook
 from delivery.ledger import PREFIX as LEDGER_PREFIX
 from ledger import search_index
-from queueing.records import JobRecords, checkpoints_key, page_key, record_key, timeline_key
+from records import JobRecords, checkpoints_key, page_key, record_key, timeline_key
 from settings import Settings
 from storage import Storage
 from utils.redis_values import text, text_dict, texts

@@ -17,7 +17,7 @@ from redis import Redis
 import events
 from deadletter.queue import ENTRY_PREFIX
 from privacy.forget import ForgetReport, Forgetter, video_ids
-from queueing.records import JobRecord, JobRecords, State
+from records import JobRecord, JobRecords, State
 from settings import Settings
 from storage import Storage
 from utils.redis_values import text

@@ -14,7 +14,7 @@ from rq.job import Job
 
 import events
 from locking import holder_alive
-from queueing.records import JobRecords, State, record_key
+from records import JobRecords, State, record_key
 from utils.redis_values import text
 
 log = logging.getLogger(__name__)

@@ -13,12 +13,12 @@ from rq.job import Job
 import events
 from locking import holder_alive
 from orders.model import Order
-from queueing.records import JobRecords, State, record_key
+from records import JobRecords, State, record_key
 from utils.redis_values import text
 
 log = logging.getLogger(__name__)
 
-JOB_FUNCTION = 'queueing.jobs.process_video'
+JOB_FUNCTION = 'workers.jobs.process_video'
 #: A finished RQ job's result is not needed: the job record holds the outcome.
 RESULT_TTL_SECONDS = 24 * 3600
 FAILURE_TTL_SECONDS = 365 * 24 * 3600

@@ -1,4 +1,4 @@
-"""Which workers are still warming up (queueing.warm): read by the health check, so kept light."""
+"""Which workers are still warming up (workers.warm): read by the health check, so kept light."""
 
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ from rq import Queue, Retry
 import events
 from orders.model import Order
 from queueing.enqueue import Enqueued, enqueue_video_job
-from queueing.records import JobRecord, JobRecords, State, record_key
+from records import JobRecord, JobRecords, State, record_key
 from utils.redis_values import text
 
 log = logging.getLogger(__name__)

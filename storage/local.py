@@ -8,8 +8,8 @@ import shutil
 import uuid
 from pathlib import Path
 
-from privacy.traces import note_media
 from storage.base import Storage, StorageError
+from traces import note_media
 
 _MEDIA_NAME = re.compile(r'^[A-Za-z0-9_.-]{1,128}$')
 

@@ -15,8 +15,8 @@ from boto3.exceptions import Boto3Error  # type: ignore[import-untyped]
 from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
 
 import events
-from privacy.traces import note_media
 from storage.base import Storage, StorageError
+from traces import note_media
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ import requests
 from playwright.sync_api import Page, expect, sync_playwright
 from redis import Redis
 
-from queueing.records import JobRecords
+from records import JobRecords
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, MOBILE, console_errors
 from tests.web_support import ADMIN_TOKEN, free_port
 from tests.workers import ROOT, start_worker, stop, wait_for

@@ -7,7 +7,7 @@ from redis import Redis
 
 from alerts import current
 from ledger.search_index import REVIEW_INDEX_KEY
-from queueing.records import JobRecords
+from records import JobRecords
 from tests.web_support import ADMIN_TOKEN, TestClient, web_settings
 from web.app import create_app
 

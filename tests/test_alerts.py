@@ -168,7 +168,7 @@ def test_firing_alerts_reach_a_slack_compatible_webhook(worker_env: dict[str, st
 def test_failure_rate_dead_letters_and_breakers_are_observed(worker_env: dict[str, str], redis_conn: Redis) -> None:
     settings = web_settings(worker_env)
     now = time.time()
-    from queueing.records import JobRecords
+    from records import JobRecords
 
     records = JobRecords(redis_conn)
     ids = queue_orders(redis_conn, settings, 4)

@@ -24,7 +24,7 @@ from rq import Queue
 
 import web.api
 from metrics import Metrics
-from queueing.records import JobRecords, State
+from records import JobRecords, State
 from settings import Settings
 from tests.web_support import ADMIN_TOKEN, SECRET_FAILURE, TestClient, free_port, web_settings
 from tests.workers import ROOT, start_worker, stop, wait_for

@@ -16,7 +16,7 @@ from locking import VideoLock
 from maintenance import cleanup
 from orders import parse_order
 from queueing.enqueue import enqueue_order
-from queueing.records import JobRecords, record_key
+from records import JobRecords, record_key
 from tests.workers import ROOT
 
 DAY = 86400

@@ -20,7 +20,7 @@ from delivery.jobs import announce
 from orders import parse_order
 from providers.base import ProviderSet, Speech, TTSProvider
 from queueing.enqueue import enqueue_order
-from queueing.records import JobRecords, State
+from records import JobRecords, State
 from retries import job_retry
 from settings import Settings
 from storage.base import Storage

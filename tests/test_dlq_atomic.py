@@ -18,7 +18,7 @@ from deadletter import DeadLetterQueue, DeadLetterTaken
 from deadletter.queue import ENTRY_PREFIX, INDEX_KEY
 from orders import Order, parse_order
 from queueing.enqueue import enqueue_order, enqueue_video_job
-from queueing.records import JobRecords, State
+from records import JobRecords, State
 
 QUEUE = 'papa-noel-videos'
 

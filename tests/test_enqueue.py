@@ -12,7 +12,7 @@ from rq import Queue
 
 from orders import Order, parse_order
 from queueing.enqueue import enqueue_order
-from queueing.records import JobRecords, State
+from records import JobRecords, State
 
 ROOT = Path(__file__).resolve().parent.parent
 QUEUE = 'test-videos'
@@ -30,7 +30,7 @@ def test_enqueue_writes_a_queued_record_and_an_rq_job(redis_conn: Redis) -> None
     queue = Queue(QUEUE, connection=redis_conn)
     assert queue.job_ids == [order.video_id]
     job = queue.fetch_job(order.video_id)
-    assert job is not None and job.func_name == 'queueing.jobs.process_video' and job.args == (order.video_id,)
+    assert job is not None and job.func_name == 'workers.jobs.process_video' and job.args == (order.video_id,)
     assert job.timeout == 600
     record = JobRecords(redis_conn).get(order.video_id)
     assert record is not None and record.state is State.QUEUED and record.order == order

@@ -12,7 +12,7 @@ import pytest
 from redis import Redis
 
 import ledger
-from queueing.records import JobRecords
+from records import JobRecords
 from tests.ops_support import queue_orders
 from tests.web_support import ADMIN_TOKEN, TestClient, web_settings
 from tests.workers import ROOT

@@ -284,8 +284,8 @@ def test_name_card_setting_reaches_the_renderer(
     value: str | None, expected: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """NAME_CARD (default true) is what the worker's production renders with."""
-    from queueing.jobs import production_from_settings
     from settings import Settings
+    from workers.jobs import production_from_settings
 
     if value is None:
         monkeypatch.delenv('NAME_CARD', raising=False)

@@ -13,7 +13,7 @@ import pytest
 from redis import Redis
 
 from privacy.forget import TOMBSTONE_PREFIX
-from queueing.records import JobRecords
+from records import JobRecords
 from settings import Settings
 from tests.test_privacy import everything_in_redis
 from tests.web_support import TestClient, web_settings

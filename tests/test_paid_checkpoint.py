@@ -23,7 +23,7 @@ from redis import Redis
 from orders import parse_order
 from papa_noel_config import INTRO_OVERLAP_SECONDS, OUTRO_OVERLAP_SECONDS
 from queueing.enqueue import enqueue_order
-from queueing.records import JobRecords, State
+from records import JobRecords, State
 from retries import job_retry
 from tests.fake_vendors_tts_lipsync import FakeElevenLabs, FakeSyncLabs
 from tests.media import assert_output_spec

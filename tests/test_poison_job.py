@@ -10,7 +10,7 @@ from redis import Redis
 from deadletter import DeadLetterQueue
 from orders import parse_order
 from queueing.enqueue import enqueue_order
-from queueing.records import JobRecords, State
+from records import JobRecords, State
 from retries import job_retry
 from tests.workers import FAST_RECOVERY, start_worker, stop, wait_for
 

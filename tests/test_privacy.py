@@ -12,14 +12,14 @@ from typing import Any
 
 from redis import Redis
 
+import traces
 from audiocache import AudioCache
 from deadletter.queue import ENTRY_PREFIX, INDEX_KEY
 from orders import parse_order
-from privacy import traces
 from privacy.forget import TOMBSTONE_PREFIX, Forgetter, page_tombstone, tombstone
 from privacy.retention import purge
 from queueing.enqueue import enqueue_order
-from queueing.records import JobRecords, State
+from records import JobRecords, State
 from settings import Settings
 from storage import LocalStorage
 from storage.s3 import S3Storage

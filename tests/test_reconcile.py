@@ -17,7 +17,7 @@ from metrics import Metrics
 from orders import Order, parse_order
 from queueing.cancel import cancel_order
 from queueing.enqueue import enqueue_order
-from queueing.records import JobRecords, State
+from records import JobRecords, State
 from storage import LocalStorage
 from tests.workers import FAST_RECOVERY, start_worker, stop, wait_for
 

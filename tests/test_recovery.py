@@ -11,7 +11,7 @@ from redis import Redis
 
 from orders import Order, parse_order
 from queueing.enqueue import enqueue_order
-from queueing.records import JobRecords, State
+from records import JobRecords, State
 from retries import job_retry
 from tests.workers import FAST_RECOVERY, children, kill_hard, start_worker, stop, wait_for
 

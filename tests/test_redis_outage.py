@@ -17,7 +17,7 @@ from rq import Worker
 from metrics import Metrics
 from orders import parse_order
 from queueing.enqueue import enqueue_order
-from queueing.records import JobRecords, State
+from records import JobRecords, State
 from retries import job_retry
 from tests.conftest import _free_port
 from tests.workers import start_worker, stop, wait_for

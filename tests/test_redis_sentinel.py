@@ -29,7 +29,7 @@ from metrics import Metrics
 from orders import parse_order
 from queueing.connection import SentinelTarget, connect
 from queueing.enqueue import enqueue_order
-from queueing.records import JobRecords, State
+from records import JobRecords, State
 from settings import Settings
 from tests.conftest import _free_port
 from tests.workers import ROOT, start_worker, stop, wait_for

@@ -20,7 +20,7 @@ from rq import Queue
 from metrics import Metrics
 from orders import Order, parse_order
 from queueing.enqueue import enqueue_order
-from queueing.records import JobRecords, State
+from records import JobRecords, State
 from retries import job_retry
 from tests.media import assert_output_spec, expected_duration
 from tests.workers import FAST_RECOVERY, ROOT, kill_hard, start_worker, stop, wait_for

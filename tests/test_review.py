@@ -14,7 +14,7 @@ from rq import Queue
 from rq.job import Job
 
 from queueing.enqueue import enqueue_video_job
-from queueing.records import JobRecords, State
+from records import JobRecords, State
 from review.rules import flags, matching
 from settings import Settings
 from tests.web_support import ADMIN_TOKEN, TestClient, web_settings

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-import queueing.jobs
+import workers.jobs
 from settings import Settings
 
 
@@ -19,7 +19,7 @@ def test_the_env_file_is_looked_up_when_settings_are_built(tmp_path: Path, monke
 
 
 def test_the_job_side_takes_the_settings_it_is_given(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(queueing.jobs, '_given', {})
-    queueing.jobs.current_production.cache_clear()
+    monkeypatch.setattr(workers.jobs, '_given', {})
+    workers.jobs.current_production.cache_clear()
     with pytest.raises(RuntimeError, match='no settings given'):
-        queueing.jobs.current_production()  # it never builds a second Settings() of its own
+        workers.jobs.current_production()  # it never builds a second Settings() of its own

@@ -12,7 +12,7 @@ import pytest
 from redis import Redis
 from rq import Queue
 
-from queueing.records import JobRecords, State, record_key
+from records import JobRecords, State, record_key
 from tests.web_support import TestClient, web_settings
 from web.app import create_app
 from web.clients import ClientAddressMiddleware, parse_ip, rate_key

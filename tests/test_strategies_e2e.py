@@ -16,7 +16,7 @@ from metrics import Metrics
 from orders import Order, parse_order
 from papa_noel_config import INTRO_OVERLAP_SECONDS, OUTRO_OVERLAP_SECONDS
 from queueing.enqueue import enqueue_order
-from queueing.records import JobRecords, State
+from records import JobRecords, State
 from tests.fake_vendors_tts_lipsync import FakeElevenLabs, FakeSyncLabs
 from tests.fake_vendors_video import FakeHeyGen
 from tests.media import assert_output_spec

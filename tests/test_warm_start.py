@@ -25,7 +25,7 @@ from monitoring.health import Check, HealthReport, run_checks
 from orders import Order, parse_order
 from providers.base import ProviderSet
 from queueing.enqueue import enqueue_order
-from queueing.records import JobRecords, State
+from records import JobRecords, State
 from settings import Settings
 from storage import build_storage
 from tests.media import assert_output_spec

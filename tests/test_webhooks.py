@@ -20,7 +20,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from werkzeug import Request, Response
 
 from delivery.webhooks import CallbackRefused, check_callback_url
-from queueing.records import JobRecords
+from records import JobRecords
 from tests.web_support import TestClient, web_settings
 from tests.workers import ROOT
 from web.app import create_app

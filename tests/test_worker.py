@@ -15,7 +15,7 @@ from rq import Queue
 from compose.placeholders import render_placeholders
 from orders import parse_order
 from queueing.enqueue import enqueue_order
-from queueing.records import JobRecords, State
+from records import JobRecords, State
 from tests.media import assert_output_spec, expected_duration
 
 ROOT = Path(__file__).resolve().parent.parent

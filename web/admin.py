@@ -23,7 +23,7 @@ from deadletter import DeadLetterQueue, UnknownDeadLetter
 from ledger import search_index
 from metrics import Metrics
 from monitoring.figures import fleet_figures
-from queueing.records import JobRecords
+from records import JobRecords
 from web.api import STAGE_PROGRESS
 from web.context import WebContext, get_context
 from web.errors import ApiError, request_language

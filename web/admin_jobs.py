@@ -26,7 +26,7 @@ from deadletter import DeadLetterQueue, UnknownDeadLetter
 from ledger import search_index
 from privacy.forget import Forgetter
 from queueing.cancel import CannotCancel, cancel_order
-from queueing.records import JobRecord, JobRecords, State, record_key
+from records import JobRecord, JobRecords, State, record_key
 from web.admin import _AUTH_RESPONSES, Admin
 from web.api import status_of
 from web.context import WebContext

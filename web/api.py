@@ -23,7 +23,7 @@ from metrics import Metrics
 from orders.model import FieldError, Order, OrderError, parse_order
 from privacy.forget import page_tombstone, tombstone
 from queueing.enqueue import enqueue_order
-from queueing.records import JobRecord, JobRecords, State, record_key
+from records import JobRecord, JobRecords, State, record_key
 from settings import Settings
 from storage import LocalStorage
 from utils.redis_values import text

@@ -26,8 +26,8 @@ import events
 from deadletter import DeadLetterQueue
 from delivery.jobs import current_settings, worker_queues
 from privacy.retention import purge
-from queueing.jobs import current_production, use_settings
 from settings import Settings
+from workers.jobs import current_production, use_settings
 
 log = logging.getLogger(__name__)
 

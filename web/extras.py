@@ -15,7 +15,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
 from pipeline.extras import POSTER, SUBTITLES, video_name
-from queueing.records import JobRecord, JobRecords, State
+from records import JobRecord, JobRecords, State
 from storage import LocalStorage
 from storage.base import StorageError
 from web.context import get_context

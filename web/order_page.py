@@ -1,6 +1,6 @@
 """The lasting order page: /v/<token>, the parent's way back to an order from any browser.
 
-The token (192 random bits, made with the record; queueing/records.py) is the only key: no
+The token (192 random bits, made with the record; records/job_records.py) is the only key: no
 login, nothing in the browser needed. The page shows progress, then the player, a download
 named after the child, and "delete this video now"; never the parent's e-mail address.
 
@@ -28,7 +28,7 @@ from delivery.messages import first_name
 from privacy.forget import Forgetter, Tombstone, page_tombstone
 from privacy.jobs import queue_forget
 from privacy.retention import expires_at
-from queueing.records import JobRecord, JobRecords, State
+from records import JobRecord, JobRecords, State
 from storage import LocalStorage
 from web.api import progress_of
 from web.context import WebContext, get_context

@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
 import review
-from queueing.records import JobRecords
+from records import JobRecords
 from web.admin import _AUTH_RESPONSES, Admin
 from web.context import get_context
 from web.errors import ApiError, request_language

@@ -18,7 +18,7 @@ from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 
 from deadletter import DeadLetterQueue
 from ledger import search_index
-from queueing.records import KEY_PREFIX, State, record_key
+from records import KEY_PREFIX, State, record_key
 from utils.redis_values import text as decode_text
 
 log = logging.getLogger(__name__)

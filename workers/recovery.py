@@ -30,7 +30,7 @@ from rq.registry import FailedJobRegistry
 import events
 from deadletter import DeadLetterQueue, note_crash
 from locking import force_release, holder_alive
-from queueing.records import JobRecords
+from records import JobRecords
 
 log = logging.getLogger(__name__)
 

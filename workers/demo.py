@@ -10,9 +10,9 @@ from pathlib import Path
 from orders.model import Order
 from queueing.connection import connect, is_embedded
 from queueing.enqueue import enqueue_order
-from queueing.records import JobRecord, JobRecords, State
-from queueing.worker import drain_in_process
+from records import JobRecord, JobRecords, State
 from settings import Settings
+from workers.worker import drain_in_process
 
 WORKER_SCRIPT = Path(__file__).resolve().parent.parent / 'worker.py'
 

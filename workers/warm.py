@@ -36,10 +36,10 @@ from compose.endings import prepare_endings
 from compose.parts import Deadline
 from compose.spec import RenderSpec
 from compose.templates import Template, TemplateError, prepare_template
-from queueing.jobs import current_production
 from queueing.warming import WARMING_KEY_PREFIX
 from settings import Settings
 from utils.proc import CommandError, _die_with_parent
+from workers.jobs import current_production
 
 log = logging.getLogger(__name__)
 

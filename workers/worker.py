@@ -8,7 +8,7 @@ Each job runs in a forked work horse (RQ's `Worker`). On top of it:
   SHUTDOWN_TIMEOUT, or on a second signal, the job goes back to the front of the queue
   with its checkpoints, and the interrupted attempt is not counted;
 - every worker, busy or idle, sweeps for started jobs whose video lock has no live holder
-  (queueing.recovery) and puts them at the front of the queue within seconds, and for
+  (workers.recovery) and puts them at the front of the queue within seconds, and for
   orders whose RQ job vanished (maintenance.reconcile); its children die with it.
 """
 
@@ -32,13 +32,13 @@ from locking import force_release
 from maintenance import cleanup
 from maintenance.reconcile import reconcile_if_due
 from privacy.retention import purge
-from queueing.jobs import current_production, given_settings, use_settings
-from queueing.records import JobRecords
-from queueing.recovery import die_with_parent_after_fork, recover_if_due
-from queueing.warm import start_ending_preparer, warm_start
+from records import JobRecords
 from retries import job_retry
 from settings import Settings
 from storage import Storage, build_storage
+from workers.jobs import current_production, given_settings, use_settings
+from workers.recovery import die_with_parent_after_fork, recover_if_due
+from workers.warm import start_ending_preparer, warm_start
 
 log = logging.getLogger(__name__)
 
