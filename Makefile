@@ -23,8 +23,10 @@ typecheck: bootstrap-test
 	$(BIN)/mypy
 
 # pytest exits 5 when it collects nothing: say so loudly rather than pass silently.
+# Four pytest-xdist processes on two cores: most tests wait on real workers, FFmpeg and servers.
+PYTEST_WORKERS ?= 4
 pytest: bootstrap-test
-	@$(BIN)/python -m pytest; rc=$$?; \
+	@$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadscope; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 assets: bootstrap
