@@ -41,8 +41,15 @@ class LedgerEvent:
         return {'id': self.id, 'video_id': self.video_id, 'event': self.event, 'at': self.at}
 
 
+#: How delivery/jobs.py names a delivery that failed for good: `email:<event>:failed`, `webhook:<event>:gave_up`...
+DELIVERY_FAILED_SUFFIXES = (':failed', ':gave_up', ':refused')
+
+
 def event_kind(event: str) -> str:
-    """`attempt:2` -> `attempt`, `requeued: worker shutting down` -> `requeued`."""
+    """`attempt:2` -> `attempt`, `requeued: worker shutting down` -> `requeued`; an e-mail or webhook
+    that failed for good -> `delivery_failed` (the delivery-failure alert counts those)."""
+    if event.startswith(('email:', 'webhook:')) and event.endswith(DELIVERY_FAILED_SUFFIXES):
+        return 'delivery_failed'
     return event.split(':', 1)[0].strip() or 'unknown'
 
 

@@ -178,6 +178,7 @@ class JobRecords:
         with self.conn.pipeline() as pipe:
             pipe.rpush(timeline_key(video_id), json.dumps({'at': now, 'event': event, **data}))
             pipe.ltrim(timeline_key(video_id), -TIMELINE_MAX, -1)
+            ledger.append(pipe, video_id, event, now)
             pipe.execute()
 
     def add_traces(self, video_id: str, kind: str, names: list[str]) -> None:

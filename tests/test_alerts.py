@@ -206,3 +206,22 @@ def test_a_running_worker_evaluates_the_alerts_in_its_maintenance(
             stop(worker)
     firing = [b for b in received if '[FIRING] PapaNoelReviewWaiting' in b['text']]
     assert len(firing) == 1, received  # notified once, however many maintenance passes ran
+
+
+def test_an_email_that_fails_for_good_fires_the_delivery_alert_and_shows_on_the_dashboard(
+    worker_env: dict[str, str], redis_conn: Redis
+) -> None:
+    from records import JobRecords
+    from tests.web_support import ADMIN_TOKEN
+
+    settings = web_settings(worker_env, alert_delivery_failures=1)
+    with TestClient(create_app(settings)) as client:
+        order = {'child_name': 'Lucía', 'age': 6, 'message': 'Sigue así', 'parent_email': 'mama@example.com',
+                 'language': 'es', 'consent': True}  # fmt: skip
+        video_id = client.post('/api/videos', json=order).json()['id']
+        assert 'PapaNoelDeliveryFailures' not in {a.name for a in current(redis_conn, settings) if a.firing}
+        # As delivery/jobs.py records a refused address (SMTP 5xx): a timeline event, nothing else.
+        JobRecords(redis_conn).add_event(video_id, 'email:completed:failed', reason='550', permanent=True)
+        assert 'PapaNoelDeliveryFailures' in {a.name for a in current(redis_conn, settings) if a.firing}
+        job = client.get(f'/api/admin/jobs/{video_id}', headers={'Authorization': f'Bearer {ADMIN_TOKEN}'}).json()
+        assert job['deliveries'] == 'email:completed:failed'

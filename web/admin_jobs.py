@@ -134,9 +134,8 @@ def job_detail(ctx: Admin, request: Request, video_id: VideoIdPath) -> JSONRespo
     record = records.get(video_id)
     if record is None:
         raise ApiError(404, 'not_found', language=request_language(request))
+    timeline = records.timeline(video_id)
     status = status_of(record, ctx)
-    raw = ctx.conn.hgetall(record_key(video_id))
-    extra = {k.decode(): v.decode() for k, v in raw.items()}  # type: ignore[union-attr]
     order = record.order.model_dump(mode='json')
     body = {
         'video_id': video_id,
@@ -152,7 +151,6 @@ def job_detail(ctx: Admin, request: Request, video_id: VideoIdPath) -> JSONRespo
         'providers': record.providers,
         'chain': record.attempts,
         'error': record.error,
-        # Filled by the homes that own them when they exist (review: #10, deliveries: #13).
         'review': {
             'flags': record.review_flags,
             'decision': record.review_decision or 'waiting',
@@ -160,7 +158,8 @@ def job_detail(ctx: Admin, request: Request, video_id: VideoIdPath) -> JSONRespo
         }
         if record.review_flags or record.review_decision
         else None,
-        'deliveries': extra.get('deliveries') or None,
+        # Every e-mail and webhook attempt, as delivery/jobs.py records them in the timeline.
+        'deliveries': '; '.join(e['event'] for e in timeline if e['event'].startswith(('email:', 'webhook:'))) or None,
         'links': {
             'status': f'/api/videos/{video_id}',
             'watch': status.download_url,
@@ -168,7 +167,7 @@ def job_detail(ctx: Admin, request: Request, video_id: VideoIdPath) -> JSONRespo
         },  # fmt: skip
         'in_dead_letter_queue': DeadLetterQueue(ctx.conn).contains(video_id),
         'actions': available_actions(ctx, record),
-        'timeline': records.timeline(video_id),
+        'timeline': timeline,
     }
     return JSONResponse(body, headers={'Cache-Control': 'no-store'})
 
