@@ -63,6 +63,7 @@ from compose.parts import (
     unblended,
 )
 from compose.spec import RenderSpec
+from utils.mp4 import MP4Error, top_level_box
 from utils.probe import MediaInfo
 from utils.proc import run
 
@@ -236,21 +237,10 @@ def frame_count(path: Path) -> int:
 
 
 def _top_level_box(path: Path, kind: bytes) -> bytes:
-    with path.open('rb') as f:
-        while header := f.read(8):
-            if len(header) < 8:
-                break
-            size, name = struct.unpack('>I4s', header)
-            header_size = 8
-            if size == 1:
-                size = struct.unpack('>Q', f.read(8))[0]
-                header_size = 16
-            if name == kind:
-                return f.read() if size == 0 else f.read(size - header_size)
-            if size == 0:
-                break
-            f.seek(size - header_size, os.SEEK_CUR)
-    raise TemplateError(f'{path}: no {kind.decode()} box')
+    try:
+        return top_level_box(path, kind)
+    except MP4Error as exc:
+        raise TemplateError(str(exc)) from None
 
 
 @contextmanager

@@ -26,7 +26,7 @@ class MovieSummary:
 
 
 def summary(path: Path) -> MovieSummary:
-    moov = _read_top_level(path, b'moov')
+    moov = top_level_box(path, b'moov')
     mvhd = _find(moov, b'mvhd')
     if mvhd[0] == 1:
         timescale, duration = struct.unpack('>IQ', mvhd[20:32])
@@ -48,7 +48,8 @@ def summary(path: Path) -> MovieSummary:
     return MovieSummary(duration / timescale, video_frames, has_audio)
 
 
-def _read_top_level(path: Path, kind: bytes) -> bytes:
+def top_level_box(path: Path, kind: bytes) -> bytes:
+    """The payload of the first top-level box `kind` (e.g. b'moov'); MP4Error when there is none."""
     with path.open('rb') as f:
         while header := f.read(8):
             if len(header) < 8:
