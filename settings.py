@@ -279,6 +279,18 @@ class Settings(BaseSettings):
     # While no job is queued or running, a worker encodes every strategy-3 ending its template can
     # need (lowest CPU priority, stopped the moment an order arrives), so every order copies one.
     prepare_endings_when_idle: bool = True
+    # The formats whose templates a worker prepares at start, before it takes jobs (9:16 first: the
+    # one most orders have); an order in a format left out builds that template on its first order.
+    warm_formats: list[str] = Field(default=['9:16', '1:1', '16:9'])
+
+    @field_validator('warm_formats')
+    @classmethod
+    def _known_formats(cls, value: list[str]) -> list[str]:
+        unknown = [f for f in value if f not in persona.FORMAT_SIZES]
+        if unknown:
+            raise ValueError(f'unknown format {unknown[0]!r}: choose from {", ".join(persona.FORMAT_SIZES)}')
+        return list(dict.fromkeys(value))
+
     # --- The name on screen (#14, NAME_CARD) ---
     # The child's name, as typed (never the respelling), drawn over the intro's last second; font,
     # size, colour and position in papa_noel_config.py (NAME_CARD_*).

@@ -19,6 +19,12 @@ def test_every_setting_is_documented_in_env_example() -> None:
     assert fields - documented == set()
 
 
+def test_an_unknown_warm_format_is_refused_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv('WARM_FORMATS', '["9:16","4:3"]')
+    with pytest.raises(ValidationError, match="warm_formats(.|\\n)*unknown format '4:3'"):
+        Settings()
+
+
 def test_an_odd_output_size_is_refused_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv('OUTPUT_WIDTH', '181')
     with pytest.raises(ValidationError, match='output_width'):

@@ -23,6 +23,7 @@ from compose.parts import Deadline
 from compose.templates import template_key
 from monitoring.health import Check, HealthReport, run_checks
 from orders import Order, parse_order
+from pipeline.extras import format_spec
 from providers.base import ProviderSet
 from queueing.enqueue import enqueue_order
 from records import JobRecords, State
@@ -185,6 +186,33 @@ def test_worker_builds_its_template_before_taking_jobs_and_health_says_warming(
     build = [i for i, c in enumerate(calls) if f'/.{key}-' in c]  # writing into the template's staging dir
     ours = [i for i, c in enumerate(calls) if order.video_id in c]
     assert build and ours and max(build) < min(ours), 'the order ran before its template was built'
+
+
+def test_worker_builds_every_warm_format_before_taking_jobs(
+    redis_conn: Redis, env: dict[str, str], short_loop_assets: Path, tmp_path: Path, ffmpeg_log: Path
+) -> None:
+    formats = ['9:16', '1:1', '16:9']
+    order = parse_order({'child_name': 'Lucía', 'age': 7, 'message': 'Gracias', 'parent_email': 'mama@example.com',
+                         'consent': True, 'language': 'es', 'formats': formats})  # fmt: skip
+    enqueue_order(redis_conn, order, queue_name=QUEUE, job_timeout=600)
+    spec = RenderSpec(width=180, height=320, preset='veryfast')
+    assets = load_assets(short_loop_assets, decode=False)
+    keys = {f: template_key(assets, format_spec(spec, f), Deadline.after(30)) for f in formats}
+    assert len(set(keys.values())) == len(formats)
+    worker = start_worker({**env, 'PREPARE_ENDINGS_WHEN_IDLE': 'false', 'WARM_FORMATS': json.dumps(formats)},
+                          log=tmp_path / 'worker.log')  # fmt: skip
+    try:
+        wait_for(lambda: _completed(redis_conn, order.video_id), timeout=300, message='the order')
+    finally:
+        stop(worker)
+    calls = [c for _, c in _calls(ffmpeg_log)]
+    ours = min(i for i, c in enumerate(calls) if order.video_id in c)
+    for video_format, key in keys.items():
+        build = [i for i, c in enumerate(calls) if f'/.{key}-' in c]
+        assert build and max(build) < ours, f'the {video_format} template was built on the order, not at start'
+    record = JobRecords(redis_conn).get(order.video_id)
+    assert record is not None
+    assert {'1x1.mp4', '16x9.mp4'} <= set(record.extras), record.extras
 
 
 def _warm_check(settings: Settings) -> Check:

@@ -2,9 +2,9 @@
 prepares every strategy-3 ending while the queue is idle.
 
 - `warm_start` runs in the worker's parent process before RQ starts. It builds (or loads)
-  the template, so no parent's order waits for a template build, and it fills the parent's
-  per-process caches (asset hashes, the FFmpeg version) that every forked work horse
-  inherits. Meanwhile a `papanoel:warming:<host>:<pid>` key, renewed while the build runs
+  the template of every format in WARM_FORMATS, so no parent's order waits for a template
+  build, and it fills the parent's per-process caches (asset hashes, the FFmpeg version)
+  that every forked work horse inherits. Meanwhile a `papanoel:warming:<host>:<pid>` key, renewed while the build runs
   and expiring if the worker dies, makes health_check.py report "warming".
 - `start_ending_preparer` forks low-priority processes that encode the template's
   missing strategy-3 endings (compose.endings) only while no job is queued or running on
@@ -36,6 +36,7 @@ from compose.endings import prepare_endings
 from compose.parts import Deadline
 from compose.spec import RenderSpec
 from compose.templates import Template, TemplateError, prepare_template
+from pipeline.extras import format_spec
 from queueing.warming import WARMING_KEY_PREFIX
 from settings import Settings
 from utils.proc import CommandError, _die_with_parent
@@ -50,8 +51,12 @@ WARM_START_TIMEOUT_SECONDS = 1800
 
 
 def warm_start(conn: Redis, settings: Settings) -> Template | None:
-    """Build or load this worker's template before it takes jobs; None when it renders single-pass
-    or the build failed (orders then build it, or fall back to single-pass, as before)."""
+    """Build or load this worker's templates (every format of WARM_FORMATS) before it takes jobs.
+
+    Returns the template of the configured output (the one the ending preparer fills); None when
+    it renders single-pass or its build failed (orders then build it, or fall back to
+    single-pass, as before). A failed build of another format is logged and left to its orders.
+    """
     production = current_production()
     try:  # probed once here, inherited by every horse (whatever the render mode)
         production.assets()
@@ -62,16 +67,24 @@ def warm_start(conn: Redis, settings: Settings) -> Template | None:
         return None
     key = f'{WARMING_KEY_PREFIX}{socket.gethostname()}:{os.getpid()}'
     started = time.monotonic()
+    specs = {'output': production.spec} | {f: format_spec(production.spec, f) for f in settings.warm_formats}
+    templates: dict[str, Template] = {}
     with _flag(conn, key):
-        log.info(events.WORKER_WARMING, extra={'template_cache_dir': str(production.render.template_cache_dir)})
-        try:
-            assets = production.assets()  # fills the cache horses inherit
-            template = prepare_template(assets, production.spec, production.render.template_cache_dir,
-                                        deadline=Deadline.after(WARM_START_TIMEOUT_SECONDS))  # fmt: skip
-        except (AssetError, TemplateError, CommandError, OSError, TimeoutError) as exc:
-            log.error(events.WORKER_WARM_START_FAILED, extra={'error': str(exc)})
-            return None
-    log.info(events.WORKER_WARM, extra={'template': template.directory.name,
+        log.info(events.WORKER_WARMING, extra={'template_cache_dir': str(production.render.template_cache_dir),
+                                               'formats': settings.warm_formats})  # fmt: skip
+        deadline = Deadline.after(WARM_START_TIMEOUT_SECONDS)
+        for name, spec in specs.items():
+            if name != 'output' and spec == production.spec:
+                continue  # the configured output is this format (9:16 by default): built just now
+            try:
+                templates[name] = prepare_template(production.assets(), spec, production.render.template_cache_dir,
+                                                   deadline=deadline)  # fmt: skip
+            except (AssetError, TemplateError, CommandError, OSError, TimeoutError) as exc:
+                log.error(events.WORKER_WARM_START_FAILED, extra={'error': str(exc), 'format': name})
+                if name == 'output':
+                    return None
+    template = templates['output']
+    log.info(events.WORKER_WARM, extra={'template': template.directory.name, 'formats': len(templates),
                                         'seconds': round(time.monotonic() - started, 2)})  # fmt: skip
     return template
 
