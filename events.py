@@ -50,6 +50,7 @@ COMPOSE_SINGLE_PASS_FALLBACK = 'compose.single_pass_fallback'
 TEMPLATE_BUILDING = 'template.building'
 TEMPLATE_READY = 'template.ready'
 TEMPLATE_ENDING_NOT_KEPT = 'template.ending_not_kept'
+TEMPLATE_QUICK_ENCODE_MISMATCH = 'template.quick_encode_mismatch'
 WORKER_SHUTDOWN_TIMEOUT = 'worker.shutdown_timeout'
 
 ORDER_MODERATED = 'order.moderated'

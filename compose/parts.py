@@ -37,6 +37,10 @@ X264_PARAMS = 'stitchable=1'
 # single-pass graph blends, and intra-only, so it seeks straight to the frame it needs and
 # decodes only what it uses (Ut Video decodes a 1080x1920 frame in a few ms).
 STORED_FRAMES_CODEC = 'utvideo'
+# The few frames every order with a name card reads (and re-encodes) are kept uncompressed
+# instead: ~4x Ut Video's bytes (3 MB a 1080x1920 frame), but nothing to decode, which was
+# a quarter of the card's cost. A `.nut` name asks for it (MOV has no raw yuv420p).
+RAW_FRAMES_SUFFIX = '.nut'
 
 
 @dataclass(frozen=True)
@@ -131,9 +135,12 @@ def unblended(stream: Any, spec: RenderSpec, *, frame_count: int) -> Any:
 
 
 def store_frames(stream: Any, out: Path, spec: RenderSpec, *, frame_count: int, deadline: Deadline) -> Path:
-    """Keep the first `frame_count` frames of `stream`, exactly, in `out` (MOV, video only)."""
+    """Keep the first `frame_count` frames of `stream`, exactly, in `out` (video only): Ut Video in
+    MOV, or uncompressed in NUT when `out` is named `.nut`."""
     clip = stream.filter('trim', end_frame=frame_count).filter('setpts', 'PTS-STARTPTS')
-    output = ffmpeg.output(clip, str(out), f='mov', an=None, vcodec=STORED_FRAMES_CODEC, pix_fmt=spec.pixel_format)
+    raw = out.suffix == RAW_FRAMES_SUFFIX
+    output = ffmpeg.output(clip, str(out), f='nut' if raw else 'mov', an=None,
+                           vcodec='rawvideo' if raw else STORED_FRAMES_CODEC, pix_fmt=spec.pixel_format)  # fmt: skip
     args: list[str] = output.global_args('-hide_banner', '-nostdin', '-v', 'error').compile(overwrite_output=True)
     run(args, timeout=deadline.remaining())
     return out
@@ -142,7 +149,7 @@ def store_frames(stream: Any, out: Path, spec: RenderSpec, *, frame_count: int, 
 def stored_frames(path: Path, spec: RenderSpec, color: ColorTags, *, first: int = 0, count: int | None = None) -> Any:
     """Frames [first, first + count) of a `store_frames` file, as `shaped` gave them from the asset.
 
-    Ut Video keeps the pixels but not the colour tags, and x264 writes those into the SPS,
+    Neither Ut Video nor the raw frames keep the colour tags, and x264 writes those into the SPS,
     which every part of a video must share: the frames take back their asset's tags.
     """
     # Every frame is a keyframe: seeking half a frame early lands exactly on frame `first`.
@@ -168,6 +175,23 @@ def video_args(spec: RenderSpec) -> dict[str, str | int]:
     return {**spec.video_codec_args(), 'x264-params': X264_PARAMS}
 
 
+# Presets whose subpixel refinement (subme >= 6) turns psy-RD on, and with it x264 lowers the
+# chroma QP offset by 2, which the PPS carries (x264's encoder.c, validate_parameters).
+_PSY_RD_PRESETS = frozenset({'fast', 'medium', 'slow', 'slower', 'veryslow', 'placebo'})
+
+
+def quick_x264_params(spec: RenderSpec) -> str:
+    """X264_PARAMS with a fraction of x264's analysis, for the one second every order encodes
+    (the name card): the dia motion search, subme 1, no trellis. The preset's reference frames,
+    B-frames and transforms stay, and the chroma offset psy-RD would have applied is set by
+    hand, so the SPS/PPS are the preset's and the part still joins the others by stream copy
+    (the renderer checks it, and tests/test_name_card.py checks it for every preset)."""
+    params = f'{X264_PARAMS}:me=dia:subme=1:trellis=0'
+    if spec.preset in _PSY_RD_PRESETS:
+        params += ':chroma-qp-offset=-2'
+    return params
+
+
 def encode(stream: Any, out: Path, spec: RenderSpec, *, frame_count: int, deadline: Deadline, **extra: str) -> Path:
     """Encode the first `frame_count` frames of `stream` into `out` (MP4, video only)."""
     run(encode_command(stream, out, spec, frame_count=frame_count, **extra), timeout=deadline.remaining())
@@ -177,6 +201,6 @@ def encode(stream: Any, out: Path, spec: RenderSpec, *, frame_count: int, deadli
 def encode_command(stream: Any, out: Path, spec: RenderSpec, *, frame_count: int, **extra: str) -> list[str]:
     """The FFmpeg command line `encode` runs (for callers that run it their own way)."""
     clip = stream.filter('trim', end_frame=frame_count).filter('setpts', 'PTS-STARTPTS')
-    output = ffmpeg.output(clip, str(out), f='mp4', an=None, **video_args(spec), **extra)
+    output = ffmpeg.output(clip, str(out), f='mp4', an=None, **{**video_args(spec), **extra})
     args: list[str] = output.global_args('-hide_banner', '-nostdin', '-v', 'error').compile(overwrite_output=True)
     return args

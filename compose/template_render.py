@@ -50,6 +50,7 @@ from compose.parts import (
     encode,
     loops_for,
     numbered,
+    quick_x264_params,
     shaped,
     stored_frames,
     unblended,
@@ -252,6 +253,14 @@ def _card_job(
             fade = crossfade(tail, santa, offset_frames=0, fade_seconds=order.timeline.intro_overlap, fps=fps)
             segments.append(_cut(fade, spec, template.intro_blend_frames))
         stream = segments[0] if len(segments) == 1 else ffmpeg.concat(*segments, v=1, a=0)
+        encode(
+            stream, out, spec, frame_count=frame_count, deadline=deadline, **{'x264-params': quick_x264_params(spec)}
+        )
+        if avc_config(out) == bytes.fromhex(template.avc_config):
+            return out
+        # An x264 whose PPS the quick settings change (another build, a new preset): the
+        # preset's own analysis always matches.
+        log.warning(events.TEMPLATE_QUICK_ENCODE_MISMATCH, extra={'preset': spec.preset})
         return encode(stream, out, spec, frame_count=frame_count, deadline=deadline)
 
     return job

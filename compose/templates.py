@@ -52,6 +52,7 @@ from compose.assets import AssetSet
 from compose.frame_plan import frames
 from compose.name_card import card_start as name_card_start
 from compose.parts import (
+    RAW_FRAMES_SUFFIX,
     X264_PARAMS,
     Deadline,
     Footage,
@@ -71,11 +72,12 @@ log = logging.getLogger(__name__)
 
 
 # Bump when what a template holds, or how its parts are encoded, changes.
-FORMAT_VERSION = 3  # 3: the intro cut at the name card's start (#14)
+FORMAT_VERSION = 4  # 3: the intro cut at the name card's start (#14); 4: the card's frames kept raw
 # Keyframe spacing in the GOP files of the looped base footage, which a render lists up to the
 # last keyframe before its Santa→outro crossfade: a render encodes less than this much of the
 # loop. Shorter costs bytes (a keyframe is several times a predicted frame) in the last pass.
 KEYFRAME_SECONDS = 0.5
+PROBE_TIMEOUT_SECONDS = 60
 LOOP_COVERAGE_SECONDS = 60.0
 # Lossless frames weigh ~0.3-2 MB each at 1080x1920: longer looping footage is decoded per order.
 STORED_LOOP_MAX_SECONDS = 20.0
@@ -294,7 +296,7 @@ def _build(staging: Path, assets: AssetSet, spec: RenderSpec, deadline: Deadline
         expected[intro_body] = card_start
     intro_card = intro_card_frames = None
     if santa_start > card_start:
-        intro_card, intro_card_frames, count = 'intro_card.mp4', 'intro_card.mov', santa_start - card_start
+        intro_card, intro_card_frames, count = 'intro_card.mp4', 'intro_card.nut', santa_start - card_start
         piece = fitted(ffmpeg.input(str(intro.path)).video, spec, intro.duration, first=card_start, end=santa_start,
                        role='intro')  # fmt: skip
         encode(unblended(piece, spec, frame_count=count), staging / intro_card, spec, frame_count=count,
@@ -309,7 +311,7 @@ def _build(staging: Path, assets: AssetSet, spec: RenderSpec, deadline: Deadline
                        fps=fps)  # fmt: skip
     encode(stream, staging / intro_blend, spec, frame_count=blend, deadline=deadline)
     expected[intro_blend] = blend
-    santa_head, santa_head_frames = 'santa_head.mov', blend + 1
+    santa_head, santa_head_frames = 'santa_head.nut', blend + 1
     store_frames(_base(assets, spec, 0, santa_head_frames), staging / santa_head, spec, frame_count=santa_head_frames,
                  deadline=deadline)  # fmt: skip
     stored[santa_head] = santa_head_frames
@@ -323,7 +325,7 @@ def _build(staging: Path, assets: AssetSet, spec: RenderSpec, deadline: Deadline
     expected.update(zip(loop, loop_frames, strict=True))
     expected[loop_unit] = span
 
-    intro_tail = 'intro_tail.mov'
+    intro_tail = 'intro_tail.nut'
     store_frames(tail, staging / intro_tail, spec, frame_count=blend, deadline=deadline)
     stored[intro_tail] = blend
     outro_head = 'outro_head.mov'
@@ -443,7 +445,8 @@ def _check_parts(directory: Path, encoded: dict[str, int], stored: dict[str, int
     """Every part has the frames it should, and the encoded ones share one SPS/PPS; return that avcC."""
     configs = set()
     for name, count in {**encoded, **stored}.items():
-        found = frame_count(directory / name)
+        path = directory / name
+        found = _packet_count(path) if path.suffix == RAW_FRAMES_SUFFIX else frame_count(path)
         if found != count:
             raise TemplateError(f'{name}: {found} frames, expected {count}')
         if name in encoded:
@@ -451,6 +454,16 @@ def _check_parts(directory: Path, encoded: dict[str, int], stored: dict[str, int
     if len(configs) != 1:
         raise TemplateError(f'{directory}: parts were encoded with different stream parameters')
     return configs.pop()
+
+
+def _packet_count(path: Path) -> int:
+    """Frames of a raw NUT file (one packet each), counted by ffprobe without decoding them."""
+    args = ['ffprobe', '-v', 'error', '-count_packets', '-select_streams', 'v:0',
+            '-show_entries', 'stream=nb_read_packets', '-of', 'csv=p=0', str(path)]  # fmt: skip
+    try:
+        return int(run(args, timeout=PROBE_TIMEOUT_SECONDS).decode().strip())
+    except ValueError:
+        raise TemplateError(f'{path.name}: no frames found') from None
 
 
 def loop_period(base: MediaInfo, fps: int, deadline: Deadline) -> int | None:

@@ -8,6 +8,7 @@ file FFmpeg writes: evidence from the files, not from the renderer's own bookkee
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shutil
@@ -15,6 +16,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import ffmpeg
 import pytest
 
 import papa_noel_config as persona
@@ -23,7 +25,10 @@ from compose import RenderSpec, compose_video, load_assets
 from compose.assets import AssetSet
 from compose.frame_plan import frames
 from compose.name_card import card_start
+from compose.parts import Deadline, encode, quick_x264_params
+from compose.templates import avc_config
 from providers.fake import FakeTTS
+from settings import X264_PRESETS
 from utils.probe import probe
 from utils.proc import run
 
@@ -203,6 +208,34 @@ def test_an_order_with_the_card_encodes_only_the_cards_second(
     first, intro_frames = _card_frames(assets)
     assert encoded(NAME) == [intro_frames - first] == [frames(persona.NAME_CARD_SECONDS, SPEC.fps)]
     assert encoded('Sofía') == [intro_frames - first]
+
+
+@pytest.mark.parametrize('preset', X264_PRESETS)
+def test_the_quick_card_encode_keeps_every_presets_stream_parameters(preset: str, tmp_path: Path) -> None:
+    """The card's quick x264 settings write the SPS/PPS the preset's own do, so it joins by stream copy."""
+    spec = dataclasses.replace(SPEC, preset=preset)
+    source = ffmpeg.input(f'testsrc2=s={spec.width}x{spec.height}:r={spec.fps}:d=1', f='lavfi').video
+    usual = encode(source, tmp_path / 'usual.mp4', spec, frame_count=8, deadline=Deadline.after(TIMEOUT))
+    quick = encode(source, tmp_path / 'quick.mp4', spec, frame_count=8, deadline=Deadline.after(TIMEOUT),
+                   **{'x264-params': quick_x264_params(spec)})  # fmt: skip
+    assert avc_config(quick) == avc_config(usual)
+
+
+def test_a_quick_card_encode_that_does_not_join_is_encoded_again(
+    videos: Videos, assets: AssetSet, segment: SantaSegment, cache: Path, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:  # fmt: skip
+    import compose.template_render
+
+    monkeypatch.setattr(compose.template_render, 'quick_x264_params', lambda spec: 'stitchable=1:chroma-qp-offset=3')
+    out = _render(assets, segment, tmp_path / 'order.mp4', cache, 'template', NAME)
+    assert 'template.quick_encode_mismatch' in caplog.messages
+    assert 'compose.single_pass_fallback' not in caplog.messages
+    first, _ = _card_frames(assets)
+    santa_start = frames(assets.intro.duration - SPEC.intro_overlap, SPEC.fps)
+    band = _band_mse(videos.template_off, out, CARD_BAND, tmp_path / 'band.log')
+    assert len(band) == _frame_count(videos.template_off)  # joined whole
+    assert max(band[:first]) <= NOISE and min(band[first:santa_start]) > DRAWN
 
 
 def _band_mse_shifted(video: Path, band: tuple[int, int, int, int], log: Path) -> list[float]:
