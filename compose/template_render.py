@@ -236,26 +236,24 @@ def _card_job(
     order: Order, card: NameCard, template: Template, blend: bool, out: Path, frame_count: int, deadline: Deadline
 ) -> Callable[[], object]:
     """Encode the name card's span: the intro's card frames before the crossfade, named, and with
-    `blend` the intro→Santa crossfade too, from the template's stored frames (the base footage's
-    first frames under it: strategy 3)."""
+    `blend` the intro→Santa crossfade too (strategy 3), from the template's stored frames of both
+    as the video shows them."""
 
     def job() -> object:
-        spec, fps = order.spec, order.spec.fps
+        spec = order.spec
         color = order.assets.intro.color
         segments = []
         plain = template.santa_start - template.card_start
         if template.intro_card_frames and plain:
-            frames = drawn(stored_frames(template.path(template.intro_card_frames), spec, color), card, spec)
-            segments.append(_cut(unblended(frames, spec, frame_count=plain), spec, plain))
+            segments.append(stored_frames(template.path(template.intro_card_frames), spec, color, count=plain))
         if blend:
-            tail = drawn(stored_frames(template.path(template.intro_tail), spec, color), card, spec)
-            santa = stored_frames(template.path(template.santa_head), spec, order.assets.santa_base.color)
-            fade = crossfade(tail, santa, offset_frames=0, fade_seconds=order.timeline.intro_overlap, fps=fps)
-            segments.append(_cut(fade, spec, template.intro_blend_frames))
-        stream = segments[0] if len(segments) == 1 else ffmpeg.concat(*segments, v=1, a=0)
-        encode(
-            stream, out, spec, frame_count=frame_count, deadline=deadline, **{'x264-params': quick_x264_params(spec)}
-        )
+            blended = stored_frames(template.path(template.intro_blend_frames_file), spec, color,
+                                    count=template.intro_blend_frames)  # fmt: skip
+            segments.append(blended)
+        frames = segments[0] if len(segments) == 1 else ffmpeg.concat(*segments, v=1, a=0)
+        stream = drawn(frames, card, spec, fade_from=plain if blend else None)
+        quick = {'x264-params': quick_x264_params(spec)}
+        encode(stream, out, spec, frame_count=frame_count, deadline=deadline, **quick)
         if avc_config(out) == bytes.fromhex(template.avc_config):
             return out
         # An x264 whose PPS the quick settings change (another build, a new preset): the

@@ -72,7 +72,7 @@ log = logging.getLogger(__name__)
 
 
 # Bump when what a template holds, or how its parts are encoded, changes.
-FORMAT_VERSION = 4  # 3: the intro cut at the name card's start (#14); 4: the card's frames kept raw
+FORMAT_VERSION = 4  # 3: the intro cut at the name card's start (#14); 4: the card's frames kept raw, as shown
 # Keyframe spacing in the GOP files of the looped base footage, which a render lists up to the
 # last keyframe before its Santa→outro crossfade: a render encodes less than this much of the
 # loop. Shorter costs bytes (a keyframe is several times a predicted frame) in the last pass.
@@ -116,14 +116,13 @@ class Template:
     intro_body: str | None  # intro frames [0, card_start)
     intro_blend: str
     # The name card's span before the crossfade, intro frames [card_start, santa_start): encoded
-    # plain for orders without the card, stored for those with it.
+    # plain for orders without the card, and stored as the video shows them for those with it.
     card_start: int
     intro_card: str | None
     intro_card_frames: str | None
-    # Base footage frames [0, santa_head_frames) under the intro→Santa crossfade, stored: an
-    # order with the card encodes that crossfade again, with its name.
-    santa_head: str
-    santa_head_frames: int
+    # The intro→Santa crossfade's frames as the video shows them, stored: an order with the
+    # card draws its name over them too, fading out with the intro (strategy 3).
+    intro_blend_frames_file: str
     # The whole loop in one file, with the encoder's own keyframes: listed once per full pass,
     # it keeps the concat list short and costs no more bytes than single-pass.
     loop_unit: str
@@ -299,10 +298,10 @@ def _build(staging: Path, assets: AssetSet, spec: RenderSpec, deadline: Deadline
         intro_card, intro_card_frames, count = 'intro_card.mp4', 'intro_card.nut', santa_start - card_start
         piece = fitted(ffmpeg.input(str(intro.path)).video, spec, intro.duration, first=card_start, end=santa_start,
                        role='intro')  # fmt: skip
-        encode(unblended(piece, spec, frame_count=count), staging / intro_card, spec, frame_count=count,
-               deadline=deadline)  # fmt: skip
+        shown = unblended(piece, spec, frame_count=count)
+        encode(shown, staging / intro_card, spec, frame_count=count, deadline=deadline)
         expected[intro_card] = count
-        store_frames(piece, staging / intro_card_frames, spec, frame_count=count, deadline=deadline)
+        store_frames(shown, staging / intro_card_frames, spec, frame_count=count, deadline=deadline)
         stored[intro_card_frames] = count
 
     intro_blend = 'intro_blend.mp4'
@@ -311,10 +310,9 @@ def _build(staging: Path, assets: AssetSet, spec: RenderSpec, deadline: Deadline
                        fps=fps)  # fmt: skip
     encode(stream, staging / intro_blend, spec, frame_count=blend, deadline=deadline)
     expected[intro_blend] = blend
-    santa_head, santa_head_frames = 'santa_head.nut', blend + 1
-    store_frames(_base(assets, spec, 0, santa_head_frames), staging / santa_head, spec, frame_count=santa_head_frames,
-                 deadline=deadline)  # fmt: skip
-    stored[santa_head] = santa_head_frames
+    intro_blend_frames_file = 'intro_blend.nut'
+    store_frames(stream, staging / intro_blend_frames_file, spec, frame_count=blend, deadline=deadline)
+    stored[intro_blend_frames_file] = blend
 
     period = loop_period(assets.santa_base, fps, deadline)
     span = period if period is not None else frames(LOOP_COVERAGE_SECONDS, fps)
@@ -325,7 +323,7 @@ def _build(staging: Path, assets: AssetSet, spec: RenderSpec, deadline: Deadline
     expected.update(zip(loop, loop_frames, strict=True))
     expected[loop_unit] = span
 
-    intro_tail = 'intro_tail.nut'
+    intro_tail = 'intro_tail.mov'
     store_frames(tail, staging / intro_tail, spec, frame_count=blend, deadline=deadline)
     stored[intro_tail] = blend
     outro_head = 'outro_head.mov'
@@ -365,8 +363,7 @@ def _build(staging: Path, assets: AssetSet, spec: RenderSpec, deadline: Deadline
         card_start=card_start,
         intro_card=intro_card,
         intro_card_frames=intro_card_frames,
-        santa_head=santa_head,
-        santa_head_frames=santa_head_frames,
+        intro_blend_frames_file=intro_blend_frames_file,
         loop_unit=loop_unit,
         loop=loop,
         loop_frames=loop_frames,

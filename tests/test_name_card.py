@@ -122,9 +122,12 @@ def test_the_name_is_drawn_over_the_intros_last_second_and_nowhere_else(
     assert len(band) == len(top) == _frame_count(on)
     assert max(band[:first]) <= NOISE, "drawn before the intro's last second"
     assert min(band[first:santa_start]) > DRAWN, "not drawn over the intro's last second"
-    # Fading out with the intro under the intro→Santa crossfade, gone when the intro is.
-    assert min(band[santa_start:intro_frames]) > NOISE
-    assert band[santa_start:intro_frames] == sorted(band[santa_start:intro_frames], reverse=True)
+    # Fading out with the intro under the intro→Santa crossfade, gone when the intro is: seen
+    # while the intro still weighs a fifth or more (on the last frames, how much a faint name
+    # changes the picture depends on what it lies over), fainter on every frame.
+    fading = band[santa_start:intro_frames]
+    assert min(fading[: int(len(fading) * 0.8)]) > NOISE
+    assert fading == sorted(fading, reverse=True) and fading[0] > fading[-1]
     assert max(band[intro_frames:]) <= NOISE, 'drawn after the intro'
     assert max(top) <= NOISE, 'drawn outside its place'
 
@@ -147,10 +150,16 @@ def test_both_renderers_make_the_same_card(videos: Videos, assets: AssetSet, tmp
     between = _band_mse(videos.template_on, videos.single_on, CARD_BAND, tmp_path / 'between.log')
     drawn = _band_mse(videos.template_off, videos.template_on, CARD_BAND, tmp_path / 'drawn.log')
     peak = max(drawn)
+    santa_start = frames(assets.intro.duration - SPEC.intro_overlap, SPEC.fps)
     for i in range(first, intro_frames):
-        # Coding noise around the letters' edges, under a hundredth of what the name changes: a name
-        # drawn elsewhere, in another size, or fading otherwise would differ by about `peak`.
-        assert between[i] <= peak / 100, f'frame {i}: {between[i]} (the name changes {drawn[i]})'
+        # Before the crossfade: coding noise around the letters' edges, under a hundredth of what
+        # the name changes. Under it the template draws the name over the stored blended frames,
+        # with the crossfade's weight, where single-pass blends a named intro: the same where the
+        # letters are opaque, a few levels apart on their antialiased edges (compose.name_card),
+        # so a twentieth. A name drawn elsewhere, in another size, not fading, or fading
+        # otherwise differs by a large part of `peak`.
+        bound = peak / 100 if i < santa_start else peak / 20
+        assert between[i] <= bound, f'frame {i}: {between[i]} (the name changes {drawn[i]})'
 
 
 @pytest.mark.parametrize('renderer', ['template', 'single-pass'])
