@@ -279,6 +279,10 @@ class Settings(BaseSettings):
     # While no job is queued or running, a worker encodes every strategy-3 ending its template can
     # need (lowest CPU priority, stopped the moment an order arrives), so every order copies one.
     prepare_endings_when_idle: bool = True
+    # The warm start also encodes every ending before the worker takes its first job (once per asset
+    # set and format version: they are kept on disk), so the first order of a new asset set copies its
+    # ending too. Off: the first orders encode theirs while the idle-time preparer catches up.
+    prepare_endings_at_start: bool = True
     # The formats whose templates a worker prepares at start, before it takes jobs (9:16 first: the
     # one most orders have); an order in a format left out builds that template on its first order.
     warm_formats: list[str] = Field(default=['9:16', '1:1', '16:9'])

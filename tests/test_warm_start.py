@@ -188,6 +188,27 @@ def test_worker_builds_its_template_before_taking_jobs_and_health_says_warming(
     assert build and ours and max(build) < min(ours), 'the order ran before its template was built'
 
 
+def test_endings_prepared_at_start_leave_the_first_order_no_ending_to_encode(
+    redis_conn: Redis, env: dict[str, str], tmp_path: Path, ffmpeg_log: Path
+) -> None:
+    order = _order(0, 'Gracias por ayudar en casa')  # waiting before the worker starts: its very first job
+    enqueue_order(redis_conn, order, queue_name=QUEUE, job_timeout=600)
+    worker_log = tmp_path / 'worker.log'
+    worker = start_worker({**env, 'PREPARE_ENDINGS_AT_START': 'true', 'PREPARE_ENDINGS_WHEN_IDLE': 'false',
+                           'WARM_FORMATS': '["9:16"]'}, log=worker_log)  # fmt: skip
+    try:
+        wait_for(lambda: _completed(redis_conn, order.video_id), timeout=600, message='the order')
+    finally:
+        stop(worker)
+    calls = [c for _, c in _calls(ffmpeg_log)]
+    prepared = [i for i, c in enumerate(calls) if PREPARER_MARK in c]
+    ours = [i for i, c in enumerate(calls) if order.video_id in c]
+    assert prepared and ours and max(prepared) < min(ours), 'the order ran before the endings were prepared'
+    encodes = [calls[i] for i in ours if 'libx264' in calls[i]]
+    assert encodes and all('card.mp4' in c for c in encodes), f'the order encoded more than its name card: {encodes}'
+    assert 'worker.endings_ready_at_start' in _events(worker_log)
+
+
 def test_worker_builds_every_warm_format_before_taking_jobs(
     redis_conn: Redis, env: dict[str, str], short_loop_assets: Path, tmp_path: Path, ffmpeg_log: Path
 ) -> None:

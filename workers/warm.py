@@ -6,6 +6,9 @@ prepares every strategy-3 ending while the queue is idle.
   build, and it fills the parent's per-process caches (asset hashes, the FFmpeg version)
   that every forked work horse inherits. Meanwhile a `papanoel:warming:<host>:<pid>` key, renewed while the build runs
   and expiring if the worker dies, makes health_check.py report "warming".
+- With PREPARE_ENDINGS_AT_START (the default) the warm start also encodes every strategy-3
+  ending before the first job, so the first order of a new asset set already copies its
+  ending; health says "warming" until then.
 - `start_ending_preparer` forks low-priority processes that encode the template's
   missing strategy-3 endings (compose.endings) only while no job is queued or running on
   the queue, killing its encode the moment one is. One per worker: they claim endings one
@@ -50,7 +53,7 @@ WARMING_RENEW_SECONDS = 5
 WARM_START_TIMEOUT_SECONDS = 1800
 
 
-def warm_start(conn: Redis, settings: Settings) -> Template | None:
+def warm_start(conn: Redis, settings: Settings, *, burst: bool = False) -> Template | None:
     """Build or load this worker's templates (every format of WARM_FORMATS) before it takes jobs.
 
     Returns the template of the configured output (the one the ending preparer fills); None when
@@ -83,7 +86,9 @@ def warm_start(conn: Redis, settings: Settings) -> Template | None:
                 log.error(events.WORKER_WARM_START_FAILED, extra={'error': str(exc), 'format': name})
                 if name == 'output':
                     return None
-    template = templates['output']
+        template = templates['output']
+        if settings.prepare_endings_at_start and not burst:  # a burst drains its queue and ends: no later orders
+            _prepare_endings_before_jobs(settings, template, deadline)
     log.info(events.WORKER_WARM, extra={'template': template.directory.name, 'formats': len(templates),
                                         'seconds': round(time.monotonic() - started, 2)})  # fmt: skip
     return template
@@ -115,9 +120,25 @@ def _flag(conn: Redis, key: str) -> Iterator[None]:
             pass
 
 
-def start_ending_preparer(settings: Settings, template: Template) -> list[BaseProcess]:
-    """Fork one idle-time ending preparer per worker (daemons: they end with the worker)."""
-    if not settings.prepare_endings_when_idle or not template.loop_period:
+def _prepare_endings_before_jobs(settings: Settings, template: Template, deadline: Deadline) -> None:
+    """Every strategy-3 ending of the template encoded before the worker takes its first job."""
+    started = time.monotonic()
+    processes = start_ending_preparer(settings, template, at_start=True)
+    for process in processes:
+        process.join(timeout=deadline.remaining())
+        if process.is_alive():  # past the warm start's deadline: orders encode what is left
+            process.kill()
+    log.info(events.WORKER_ENDINGS_READY_AT_START, extra={'seconds': round(time.monotonic() - started, 2)})
+
+
+def start_ending_preparer(settings: Settings, template: Template, *, at_start: bool = False) -> list[BaseProcess]:
+    """Fork one ending preparer per worker (daemons: they end with the worker).
+
+    Idle-time preparers encode only while no job is queued or running; `at_start` ones run
+    during the warm start, before any job is taken, and never wait for the queue.
+    """
+    enabled = settings.prepare_endings_at_start if at_start else settings.prepare_endings_when_idle
+    if not enabled or not template.loop_period:
         return []
     production = current_production()
     assets = production.assets()
@@ -125,7 +146,7 @@ def start_ending_preparer(settings: Settings, template: Template) -> list[BasePr
     for i in range(settings.worker_count):
         process = multiprocessing.get_context('fork').Process(
             target=_preparer_main,
-            args=(settings.redis_url, settings.queue_name, template, assets, production.spec),
+            args=(settings.redis_url, settings.queue_name, template, assets, production.spec, at_start),
             name=f'ending-preparer-{i}',
             daemon=True,
         )
@@ -155,13 +176,15 @@ def queue_busy(conn: Redis, queue_name: str) -> Callable[[], bool]:
     return busy
 
 
-def _preparer_main(redis_url: str, queue_name: str, template: Template, assets: AssetSet, spec: RenderSpec) -> None:
+def _preparer_main(
+    redis_url: str, queue_name: str, template: Template, assets: AssetSet, spec: RenderSpec, at_start: bool
+) -> None:
     _die_with_parent()  # a SIGKILLed worker leaves no preparer behind
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the worker's Ctrl-C is for the worker; we die with it
     os.nice(19)  # lowest priority: the orders' FFmpegs always come first
     conn = Redis.from_url(redis_url)
-    busy = queue_busy(conn, queue_name)
+    busy = (lambda: False) if at_start else queue_busy(conn, queue_name)
     try:
         prepare_endings(template, assets, spec, busy=busy)  # side by side with other workers' preparers
     except Exception as exc:  # a background nicety: orders encode their own endings without it

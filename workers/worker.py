@@ -173,7 +173,7 @@ def run_workers(conn: Redis, settings: Settings, *, burst: bool = False) -> None
     """Work the queue until stopped (or, with `burst`, until it is empty)."""
     use_settings(settings)
     current_production()  # build once in the parent so every forked horse starts warm
-    template = warm_start(conn, settings)  # the template is ready before the first job is taken
+    template = warm_start(conn, settings, burst=burst)  # the template is ready before the first job is taken
     if template is not None and not burst:  # a burst ends with its queue: no idle time to use
         start_ending_preparer(settings, template)
     if settings.worker_count == 1:
