@@ -74,18 +74,17 @@ def produce_extras(
     compose_timeout: float,
     options: ExtrasOptions,
     workdir: Path,
+    subtitles: Path | None,
 ) -> tuple[Path, dict[str, Path]]:
-    """The first video (subtitled when burned in) and the extras' files by extra name."""
+    """The first video (subtitled when burned in) and the extras' files by extra name.
+
+    `subtitles` is what make_subtitles gave (run beside the first video's composition: it needs
+    only the speech).
+    """
     files: dict[str, Path] = {}
     santa_start = assets.intro.duration - spec.intro_overlap
-    subtitles: Path | None = None
-    try:
-        subtitles = subtitles_for(build_script(order), segment.speech, order.language, workdir / SUBTITLES,
-                                  offset=santa_start)  # fmt: skip
+    if subtitles is not None:
         files[SUBTITLES] = subtitles
-    except SubtitleError as exc:
-        # A video without subtitles is still the video the parent paid for.
-        log.warning(events.EXTRAS_FAILED, extra={'extra': SUBTITLES, 'error': str(exc)})
     for video_format in order.formats[1:]:
         name = video_name(video_format)
         files[name] = compose_video(assets, segment, workdir / f'final-{name}', format_spec(spec, video_format),
@@ -97,15 +96,29 @@ def produce_extras(
         for video_format in order.formats[1:]:
             name = video_name(video_format)
             files[name] = burn_subtitles(files[name], subtitles, format_spec(spec, video_format))
-    files[POSTER] = make_poster(first_video, santa_start + persona.POSTER_SECONDS_INTO_SANTA, workdir / POSTER)
+    # The video lasts at least until the speech ends: a poster time within the speech needs no probe.
+    into_santa = min(persona.POSTER_SECONDS_INTO_SANTA, max(0.0, segment.speech.duration - 0.1))
+    files[POSTER] = make_poster(first_video, santa_start + into_santa, workdir / POSTER)
     log.info(events.EXTRAS_MADE, extra={'extras': sorted(files)})
     return first_video, files
 
 
+def make_subtitles(
+    order: Order, assets: AssetSet, segment: SantaSegment, spec: RenderSpec, workdir: Path
+) -> Path | None:
+    """The WebVTT file of the order's speech, timed in the video; None (logged) when it can't be made."""
+    try:
+        return subtitles_for(build_script(order), segment.speech, order.language, workdir / SUBTITLES,
+                             offset=assets.intro.duration - spec.intro_overlap)  # fmt: skip
+    except SubtitleError as exc:
+        # A video without subtitles is still the video the parent paid for.
+        log.warning(events.EXTRAS_FAILED, extra={'extra': SUBTITLES, 'error': str(exc)})
+        return None
+
+
 def make_poster(video: Path, at_seconds: float, out: Path) -> Path:
-    """A JPEG of the frame at `at_seconds` (or the last one, for a shorter video), POSTER_WIDTH wide."""
-    duration = _probe(video).duration
-    at = max(0.0, min(at_seconds, duration - 0.1))
+    """A JPEG of the frame at `at_seconds` (within the video), POSTER_WIDTH wide."""
+    at = max(0.0, at_seconds)
     stream = ffmpeg.input(str(video), ss=f'{at:.3f}').video.filter('scale', persona.POSTER_WIDTH, -2, flags='lanczos')
     output = ffmpeg.output(stream, str(out), vframes=1, **{'q:v': persona.POSTER_JPEG_QUALITY}, f='image2')
     _run(output.global_args('-hide_banner', '-nostdin', '-v', 'error').compile(overwrite_output=True))

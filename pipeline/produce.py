@@ -6,10 +6,12 @@ without redoing work, and a retried attempt resumes after its last checkpoint.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import shutil
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +30,7 @@ from locking import VideoLock
 from metrics import Metrics
 from orders import render_script
 from pipeline.checkpoints import Checkpoints
-from pipeline.extras import ExtrasOptions, format_spec, produce_extras, store_extras
+from pipeline.extras import ExtrasOptions, format_spec, make_subtitles, produce_extras, store_extras
 from providers import pricing
 from providers.base import ProviderSet, Speech
 from providers.errors import ProviderError
@@ -236,6 +238,12 @@ def _produce(records: JobRecords, record: JobRecord, conn: Redis, production: Pr
             strategy, segment = outcome.strategy, outcome.segment
             checkpoints.save_segment(strategy, segment)
         stages.enter('compose')
+        # The subtitles need only the speech: made beside the composition, they add no wait.
+        subtitles = ThreadPoolExecutor(max_workers=1, thread_name_prefix='subtitles')
+        # (in this job's logging context: its log lines keep the video id)
+        subtitled = subtitles.submit(contextvars.copy_context().run, make_subtitles, record.order, assets, segment,
+                                     production.spec, workdir)  # fmt: skip
+        subtitles.shutdown(wait=False)
         # A file per attempt: nothing left of an interrupted attempt can write into it.
         video = compose_video(
             assets,
@@ -249,7 +257,8 @@ def _produce(records: JobRecords, record: JobRecord, conn: Redis, production: Pr
         )
         video, extras = produce_extras(record.order, assets, segment, video, spec=production.spec,
                                        render=production.render, compose_timeout=production.compose_timeout,
-                                       options=production.extras, workdir=workdir)  # fmt: skip
+                                       options=production.extras, workdir=workdir,
+                                       subtitles=subtitled.result())  # fmt: skip
         stages.enter('store')
         store_extras(production.storage, conn, video_id, extras)  # before the video: a stored video is a done order
         location = production.storage.save(video_id, video)

@@ -123,7 +123,9 @@ def worker_env(tmp_path: Path, small_assets: Path, redis_url: str, template_cach
         AUDIO_CACHE_DIR=str(tmp_path / 'audio-cache'),
         TEMPLATE_CACHE_DIR=str(template_cache),
         OUTBOX_DIR=str(tmp_path / 'outbox'),
-        # Each worker under test starts as fast as it can; tests/test_warm_start.py turns it on.
+        # Each worker under test starts as fast as it can: one template, no endings ahead of its
+        # first job (tests/test_warm_start.py turns both on).
         PREPARE_ENDINGS_AT_START='false',
+        WARM_FORMATS='["9:16"]',
     )
     return env
