@@ -8,12 +8,17 @@ import time
 from pathlib import Path
 
 from redis import Redis
+from rq import Queue
+from rq.job import Job
 
+from deadletter import DeadLetterQueue
+from locking import holder_alive
 from orders import Order, parse_order
 from queueing.enqueue import enqueue_order
 from records import JobRecords, State
 from retries import job_retry
-from tests.workers import FAST_RECOVERY, children, kill_hard, start_worker, stop, wait_for
+from tests.workers import FAST_RECOVERY, children, horse_of, kill_hard, start_worker, stop, wait_for
+from workers.recovery import LOCK_GRACE_HEARTBEATS, RECOVER_LOCK_KEY, recover_abandoned
 
 QUEUE = 'papa-noel-videos'
 #: With 1 s heartbeats a crash is seen after the lock's 2 s liveness key and a 3 s grace; 20 s is generous
@@ -101,3 +106,40 @@ def test_work_horse_and_scheduler_die_with_their_worker(
                  120, 0.2, 'recovery')  # fmt: skip
     finally:
         stop(second)
+
+
+def test_a_live_job_whose_lock_renewal_is_starved_is_not_taken_and_runs_once(
+    redis_conn: Redis, worker_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = {**worker_env, **FAST_RECOVERY}
+    o = order('Inés')
+    enqueue_order(redis_conn, o, queue_name=QUEUE, job_timeout=300, retry=job_retry(3, [0]))
+    worker = start_worker(env, log=tmp_path / 'w.log')
+    try:
+        wait_for(lambda: in_stage(redis_conn, o.video_id, 'compose'), 60, 0.01, 'the compose stage')
+        horse = wait_for(lambda: horse_of(worker.pid) or 0, 30, 0.01, 'the work horse')
+        # The horse stops, renewal thread and all (as a starved process would): its lock's liveness lapses.
+        os.kill(horse, signal.SIGSTOP)
+        try:
+            wait_for(lambda: not holder_alive(redis_conn, o.video_id), 30, 0.05, 'the liveness key to lapse')
+            job = Job.fetch(o.video_id, connection=redis_conn)
+            assert job.started_at is not None
+            grace = LOCK_GRACE_HEARTBEATS * float(FAST_RECOVERY['LOCK_HEARTBEAT_SECONDS'])
+            wait_for(lambda: time.time() - job.started_at.timestamp() > grace, 30, 0.05, 'the start-up grace')  # type: ignore[union-attr]
+            # The worker's own sweeps, three of them after the lapse (each takes the fleet's sweep lock).
+            for _ in range(3):
+                redis_conn.delete(RECOVER_LOCK_KEY + QUEUE)
+                wait_for(lambda: redis_conn.exists(RECOVER_LOCK_KEY + QUEUE), 30, 0.01, "the worker's sweep")
+            # And one of ours, with the worker's settings and no confirmation delay: nothing is abandoned.
+            assert not holder_alive(redis_conn, o.video_id)
+            assert recover_abandoned(redis_conn, Queue(QUEUE, connection=redis_conn), grace_seconds=grace,
+                                     worker_grace_seconds=grace, confirm_seconds=0) == []  # fmt: skip
+        finally:
+            os.kill(horse, signal.SIGCONT)
+        wait_for(lambda: JobRecords(redis_conn).get(o.video_id).state is State.COMPLETED,  # type: ignore[union-attr]
+                 120, 0.1, 'the video')  # fmt: skip
+    finally:
+        stop(worker)
+    timeline = [e['event'] for e in JobRecords(redis_conn).timeline(o.video_id)]
+    assert [e for e in timeline if e.startswith(('attempt:', 'requeued', 'dead_lettered'))] == ['attempt:1'], timeline
+    assert not DeadLetterQueue(redis_conn).contains(o.video_id)

@@ -43,6 +43,18 @@ def children(pid: int) -> list[int]:
     return found
 
 
+def horse_of(worker_pid: int) -> int | None:
+    """The worker's work horse, if it has one now: RQ's horse leads its own process group (setpgrp)."""
+    for pid in children(worker_pid):
+        try:
+            fields = Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pid:
+            return pid
+    return None
+
+
 def kill_hard(proc: subprocess.Popen[bytes]) -> None:
     """SIGKILL the worker and its work horses at once, as a machine crash would."""
     victims = [proc.pid, *children(proc.pid)]

@@ -4,10 +4,18 @@ RQ finds an abandoned job only when its StartedJobRegistry entry expires (~90 s 
 last heartbeat) and only during the maintenance of a worker that is idle and holds
 `rq:clean_registries:<queue>` (a holder killed mid-maintenance blocks it for 899 s); it then
 retries the job at the back of the queue. Here every worker, busy (on its heartbeats) or
-idle (between dequeues), runs a sweep at most once per lock heartbeat across the fleet: a
-started job whose video lock has had no live holder for LOCK_GRACE_HEARTBEATS heartbeats
-is taken out of the registry (the ZREM is the claim: one sweeper wins), its crash noted,
-and it goes to the front of its queue, or, with no attempt left, to the dead-letter queue.
+idle (between dequeues), runs a sweep at most once per lock heartbeat across the fleet.
+
+A started job is abandoned only when two processes have both gone silent: its work horse
+(the video lock's liveness key, renewed by a thread in the horse, has expired) and the RQ
+worker that forked it (the execution's heartbeat, beaten by that worker's monitor loop, is
+older than LOCK_GRACE_HEARTBEATS monitoring intervals). A live worker whose horse dies
+handles the crash itself on waitpid, so the sweep is only for lost workers, and a horse
+whose renewal is late under load is still watched over by its live parent. The verdict
+must hold on two sweeps, a heartbeat apart (a Redis outage silences everyone at once;
+they beat again within a heartbeat of its end). Then the job is taken out of the
+registry (the ZREM is the claim: one sweeper wins), its crash noted, and it goes to the
+front of its queue, or, with no attempt left, to the dead-letter queue.
 
 Work horses and RQ's scheduler process die with their worker (PR_SET_PDEATHSIG), so a
 job is never still running in an orphan while it is recovered elsewhere.
@@ -24,6 +32,7 @@ import time
 
 from redis import Redis
 from rq import Queue
+from rq.executions import Execution
 from rq.job import Job, JobStatus
 from rq.registry import FailedJobRegistry
 
@@ -35,18 +44,28 @@ from records import JobRecords
 log = logging.getLogger(__name__)
 
 RECOVER_LOCK_KEY = 'papanoel:recover:lock:'
-#: A started job has this many lock heartbeats to take its video lock before a missing one means it died.
+#: A started job seen abandoned by one sweep, waiting for a second sweep to confirm it.
+SUSPECT_PREFIX = 'papanoel:recover:suspect:'
+#: A started job has this many lock heartbeats to take its video lock, and its worker this many
+#: monitoring intervals of silence, before their absence means it died.
 LOCK_GRACE_HEARTBEATS = 3
 
 
-def recover_if_due(conn: Redis, queue: Queue, *, owner: str, heartbeat_seconds: float) -> list[str]:
+def recover_if_due(
+    conn: Redis, queue: Queue, *, owner: str, heartbeat_seconds: float, monitoring_seconds: float
+) -> list[str]:
     """One sweep per heartbeat for the whole fleet: the first worker to take the lock sweeps."""
     if not conn.set(RECOVER_LOCK_KEY + queue.name, owner, nx=True, px=max(1, int(heartbeat_seconds * 1000))):
         return []
-    return recover_abandoned(conn, queue, grace_seconds=LOCK_GRACE_HEARTBEATS * heartbeat_seconds)
+    # Sweeps run a heartbeat apart: half a heartbeat tells the next sweep from this one.
+    return recover_abandoned(conn, queue, grace_seconds=LOCK_GRACE_HEARTBEATS * heartbeat_seconds,
+                             worker_grace_seconds=LOCK_GRACE_HEARTBEATS * monitoring_seconds,
+                             confirm_seconds=heartbeat_seconds / 2)  # fmt: skip
 
 
-def recover_abandoned(conn: Redis, queue: Queue, *, grace_seconds: float) -> list[str]:
+def recover_abandoned(
+    conn: Redis, queue: Queue, *, grace_seconds: float, worker_grace_seconds: float, confirm_seconds: float
+) -> list[str]:
     registry = queue.started_job_registry
     recovered = []
     entries: list[bytes] = conn.zrange(registry.key, 0, -1)  # type: ignore[assignment]
@@ -57,13 +76,16 @@ def recover_abandoned(conn: Redis, queue: Queue, *, grace_seconds: float) -> lis
             job = Job.fetch(job_id, connection=conn)
         except Exception:  # the job hash is gone (deleted by hand): reconciliation handles its record
             continue
-        started = job.started_at.timestamp() if job.started_at else None
-        if started is None or time.time() - started < grace_seconds or holder_alive(conn, job_id):
+        if not _silent(conn, job, entry, grace_seconds=grace_seconds, worker_grace_seconds=worker_grace_seconds):
+            conn.delete(SUSPECT_PREFIX + entry)
+            continue
+        if not _confirmed(conn, entry, confirm_seconds):
             continue
         if not conn.zrem(registry.key, entry):
             continue  # another sweeper (or RQ) took it first
-        log.warning(events.JOB_ABANDONED, extra={'video_id': job_id, 'reason': 'video lock has no live holder'})
-        note_crash(conn, job_id, 'the worker was lost: its video lock has no live holder')
+        conn.delete(SUSPECT_PREFIX + entry)
+        log.warning(events.JOB_ABANDONED, extra={'video_id': job_id, 'reason': 'no live work horse nor worker'})
+        note_crash(conn, job_id, 'the worker was lost: neither its work horse nor its worker is alive')
         force_release(conn, job_id)
         if job.retries_left:
             _to_front(conn, job, queue)
@@ -71,6 +93,42 @@ def recover_abandoned(conn: Redis, queue: Queue, *, grace_seconds: float) -> lis
             _to_dead_letters(conn, job, queue)
         recovered.append(job_id)
     return recovered
+
+
+def _silent(conn: Redis, job: Job, entry: str, *, grace_seconds: float, worker_grace_seconds: float) -> bool:
+    """Past its start-up grace, the job's horse holds no live lock and its worker no longer beats for it."""
+    execution = _execution(conn, entry)
+    if execution is not None:
+        started: float | None = execution.created_at.timestamp()
+    else:
+        started = job.started_at.timestamp() if job.started_at else None
+    now = time.time()
+    if started is None or now - started < grace_seconds or holder_alive(conn, job.id):
+        return False
+    return execution is None or now - execution.last_heartbeat.timestamp() >= worker_grace_seconds
+
+
+def _execution(conn: Redis, entry: str) -> Execution | None:
+    """RQ's record of this run of the job: made by the worker before it forks, beaten by its monitor loop."""
+    if ':' not in entry:
+        return None
+    execution = Execution.from_composite_key(entry, connection=conn)
+    try:
+        execution.refresh()  # type: ignore[no-untyped-call]
+    except ValueError:  # expired: its worker has not beaten for it in over a minute
+        return None
+    return execution
+
+
+def _confirmed(conn: Redis, entry: str, confirm_seconds: float) -> bool:
+    """True on a sweep at least `confirm_seconds` after the first that saw this job abandoned."""
+    if confirm_seconds <= 0:
+        return True
+    window_ms = max(1, int(confirm_seconds * 10_000))  # a suspicion older than ten heartbeats starts over
+    if conn.set(SUSPECT_PREFIX + entry, '1', nx=True, px=window_ms):
+        return False
+    left = int(conn.pttl(SUSPECT_PREFIX + entry))
+    return left >= 0 and window_ms - left >= confirm_seconds * 1000
 
 
 def _to_front(conn: Redis, job: Job, queue: Queue) -> None:

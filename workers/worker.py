@@ -94,7 +94,8 @@ class VideoWorker(Worker):
                 continue  # delivery jobs hold no video lock: RQ's own registries look after them
             try:
                 recover_if_due(self.connection, queue, owner=self.name,
-                               heartbeat_seconds=self.settings.lock_heartbeat_seconds)  # fmt: skip
+                               heartbeat_seconds=self.settings.lock_heartbeat_seconds,
+                               monitoring_seconds=self.settings.job_monitoring_interval_seconds)  # fmt: skip
             except RedisError:
                 log.exception(events.RECOVERY_FAILED)  # the next heartbeat tries again
 
