@@ -9,10 +9,12 @@ from pathlib import Path
 
 from redis import Redis
 from rq import Queue
+from rq.executions import Execution
 from rq.job import Job
 
 from deadletter import DeadLetterQueue
 from locking import holder_alive
+from locking.video_lock import alive_key
 from orders import Order, parse_order
 from queueing.enqueue import enqueue_order
 from records import JobRecords, State
@@ -143,3 +145,33 @@ def test_a_live_job_whose_lock_renewal_is_starved_is_not_taken_and_runs_once(
     timeline = [e['event'] for e in JobRecords(redis_conn).timeline(o.video_id)]
     assert [e for e in timeline if e.startswith(('attempt:', 'requeued', 'dead_lettered'))] == ['attempt:1'], timeline
     assert not DeadLetterQueue(redis_conn).contains(o.video_id)
+
+
+def test_a_job_seen_abandoned_once_is_taken_only_when_a_later_sweep_agrees(redis_conn: Redis) -> None:
+    # After a Redis outage every horse and worker is silent at once; they beat again within a heartbeat.
+    o = order('Leo')
+    enqueue_order(redis_conn, o, queue_name=QUEUE, job_timeout=300, retry=job_retry(3, [0]))
+    queue = Queue(QUEUE, connection=redis_conn)
+    job = Job.fetch(o.video_id, connection=redis_conn)
+    queue.remove(job)
+    with redis_conn.pipeline() as pipe:  # what an RQ worker writes as it starts the job
+        Execution.create(job, ttl=600, pipeline=pipe, worker_name='w1')
+        job.prepare_for_execution('w1', pipeline=pipe)
+        pipe.execute()
+    confirm = 0.3
+
+    def sweep() -> list[str]:
+        return recover_abandoned(redis_conn, queue, grace_seconds=0, worker_grace_seconds=0, confirm_seconds=confirm)
+
+    def a_sweep_later() -> list[str]:
+        since = time.monotonic()
+        wait_for(lambda: time.monotonic() - since > confirm, 5, 0.05)
+        return sweep()
+
+    assert sweep() == []  # first sight: only suspected
+    redis_conn.set(alive_key(o.video_id), '1')  # its horse renews again
+    assert a_sweep_later() == []
+    redis_conn.delete(alive_key(o.video_id))
+    assert sweep() == []  # the suspicion started over
+    assert a_sweep_later() == [o.video_id]
+    assert queue.get_job_ids() == [o.video_id]
