@@ -13,7 +13,8 @@ from rq.executions import Execution
 from rq.job import Job
 
 from deadletter import DeadLetterQueue
-from locking import holder_alive
+from deadletter.crashes import crashes
+from locking import VideoLock, holder_alive
 from locking.video_lock import alive_key
 from orders import Order, parse_order
 from queueing.enqueue import enqueue_order
@@ -175,3 +176,32 @@ def test_a_job_seen_abandoned_once_is_taken_only_when_a_later_sweep_agrees(redis
     assert sweep() == []  # the suspicion started over
     assert a_sweep_later() == [o.video_id]
     assert queue.get_job_ids() == [o.video_id]
+
+
+def test_a_worker_lost_before_its_job_started_has_that_attempt_counted_and_listed(
+    redis_conn: Redis, worker_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = {**worker_env, **FAST_RECOVERY}
+    o = order('Bruno')
+    enqueue_order(redis_conn, o, queue_name=QUEUE, job_timeout=300, retry=job_retry(3, [0]))
+    started = Queue(QUEUE, connection=redis_conn).started_job_registry
+    # A live holder of the video's lock keeps the horse waiting before its attempt can start.
+    held = VideoLock(redis_conn, o.video_id, ttl_seconds=600, heartbeat_seconds=1)
+    held.acquire()
+    first = start_worker(env, log=tmp_path / 'first.log')
+    try:
+        wait_for(lambda: o.video_id in started.get_job_ids(cleanup=False) and horse_of(first.pid), 60, 0.01,
+                 'the waiting work horse')  # fmt: skip
+        kill_hard(first)
+    finally:
+        held.release()
+    second = start_worker(env, log=tmp_path / 'second.log')
+    try:
+        wait_for(lambda: JobRecords(redis_conn).get(o.video_id).state is State.COMPLETED,  # type: ignore[union-attr]
+                 120, 0.2, 'recovery')  # fmt: skip
+    finally:
+        stop(second)
+    events = [e['event'] for e in JobRecords(redis_conn).timeline(o.video_id)]
+    assert [e for e in events if e.startswith(('attempt', 'requeued'))] == [
+        'attempt_lost:1', 'requeued: its worker was lost', 'attempt:2'], events  # fmt: skip
+    assert [e['attempt'] for e in crashes(redis_conn, o.video_id)] == [1]

@@ -76,7 +76,8 @@ def recover_abandoned(
             job = Job.fetch(job_id, connection=conn)
         except Exception:  # the job hash is gone (deleted by hand): reconciliation handles its record
             continue
-        if not _silent(conn, job, entry, grace_seconds=grace_seconds, worker_grace_seconds=worker_grace_seconds):
+        execution = _execution(conn, entry)
+        if not _silent(conn, job, execution, grace_seconds=grace_seconds, worker_grace_seconds=worker_grace_seconds):
             conn.delete(SUSPECT_PREFIX + entry)
             continue
         if not _confirmed(conn, entry, confirm_seconds):
@@ -85,7 +86,8 @@ def recover_abandoned(
             continue  # another sweeper (or RQ) took it first
         conn.delete(SUSPECT_PREFIX + entry)
         log.warning(events.JOB_ABANDONED, extra={'video_id': job_id, 'reason': 'no live work horse nor worker'})
-        note_crash(conn, job_id, 'the worker was lost: neither its work horse nor its worker is alive')
+        note_crash(conn, job_id, 'the worker was lost: neither its work horse nor its worker is alive',
+                   dispatched_at=execution.created_at.timestamp() if execution else None)  # fmt: skip
         force_release(conn, job_id)
         if job.retries_left:
             _to_front(conn, job, queue)
@@ -95,9 +97,10 @@ def recover_abandoned(
     return recovered
 
 
-def _silent(conn: Redis, job: Job, entry: str, *, grace_seconds: float, worker_grace_seconds: float) -> bool:
+def _silent(
+    conn: Redis, job: Job, execution: Execution | None, *, grace_seconds: float, worker_grace_seconds: float
+) -> bool:
     """Past its start-up grace, the job's horse holds no live lock and its worker no longer beats for it."""
-    execution = _execution(conn, entry)
     if execution is not None:
         started: float | None = execution.created_at.timestamp()
     else:

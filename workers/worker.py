@@ -68,7 +68,8 @@ class VideoWorker(Worker):
             self._give_back(job, queue)
             return
         if exc_string.startswith('Work-horse terminated unexpectedly'):
-            note_crash(self.connection, job.id, exc_string.strip().rstrip(';'))
+            dispatched_at = self.execution.created_at.timestamp() if self.execution else None
+            note_crash(self.connection, job.id, exc_string.strip().rstrip(';'), dispatched_at=dispatched_at)
         super().handle_job_failure(job, queue, started_job_registry=started_job_registry, exc_string=exc_string)
         if job.get_status(refresh=True) == JobStatus.FAILED:
             DeadLetterQueue(self.connection).sweep(queue.name)
