@@ -35,6 +35,15 @@ return 0
 """
 
 
+_RELEASE_OWN_LEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+  redis.call('del', KEYS[2])
+  return redis.call('del', KEYS[1])
+end
+return 0
+"""
+
+
 class LockBusy(Exception):
     """Another live worker holds this video's lock."""
 
@@ -74,6 +83,7 @@ class VideoLock:
         # thread_local=False: the renewal thread extends a lock the job's thread acquired.
         self._lock: Lock = conn.lock(lock_key(video_id), timeout=ttl_seconds, thread_local=False)
         self._drop_stale = conn.register_script(_DROP_STALE_LEASE)
+        self._release_own = conn.register_script(_RELEASE_OWN_LEASE)
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
 
@@ -95,10 +105,12 @@ class VideoLock:
         self._stop.set()
         if self._renewer is not None:
             self._renewer.join(timeout=5)
-        self.conn.delete(alive_key(self.video_id))
-        try:
-            self._lock.release()
-        except Exception:  # expired or taken over: nothing of ours to release
+        token = self._lock.local.token
+        self._lock.local.token = None
+        # A lease taken over meanwhile (its holder judged dead) is another holder's, and so is its
+        # liveness key: deleting that would make a live holder look dead.
+        keys = [lock_key(self.video_id), alive_key(self.video_id)]
+        if token is None or not self._release_own(keys=keys, args=[token]):
             log.warning(events.LOCK_LOST, extra={'video_id': self.video_id})
 
     def __enter__(self) -> VideoLock:
