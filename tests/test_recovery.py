@@ -148,7 +148,7 @@ def test_a_live_job_whose_lock_renewal_is_starved_is_not_taken_and_runs_once(
     assert not DeadLetterQueue(redis_conn).contains(o.video_id)
 
 
-def test_a_job_seen_abandoned_once_is_taken_only_when_a_later_sweep_agrees(redis_conn: Redis) -> None:
+def test_a_job_is_taken_only_when_horse_and_worker_are_silent_and_a_later_sweep_agrees(redis_conn: Redis) -> None:
     # After a Redis outage every horse and worker is silent at once; they beat again within a heartbeat.
     o = order('Leo')
     enqueue_order(redis_conn, o, queue_name=QUEUE, job_timeout=300, retry=job_retry(3, [0]))
@@ -156,23 +156,38 @@ def test_a_job_seen_abandoned_once_is_taken_only_when_a_later_sweep_agrees(redis
     job = Job.fetch(o.video_id, connection=redis_conn)
     queue.remove(job)
     with redis_conn.pipeline() as pipe:  # what an RQ worker writes as it starts the job
-        Execution.create(job, ttl=600, pipeline=pipe, worker_name='w1')
+        execution = Execution.create(job, ttl=600, pipeline=pipe, worker_name='w1')
         job.prepare_for_execution('w1', pipeline=pipe)
         pipe.execute()
     confirm = 0.3
 
+    def silent(horse: bool, worker: bool) -> None:
+        if horse:
+            redis_conn.delete(alive_key(o.video_id))
+        else:
+            redis_conn.set(alive_key(o.video_id), '1')
+        beat = time.time() - (120 if worker else 0)
+        redis_conn.hset(execution.key, 'last_heartbeat', beat)
+
     def sweep() -> list[str]:
-        return recover_abandoned(redis_conn, queue, grace_seconds=0, worker_grace_seconds=0, confirm_seconds=confirm)
+        return recover_abandoned(redis_conn, queue, grace_seconds=0, worker_grace_seconds=60, confirm_seconds=confirm)
 
     def a_sweep_later() -> list[str]:
         since = time.monotonic()
         wait_for(lambda: time.monotonic() - since > confirm, 5, 0.05)
         return sweep()
 
+    silent(horse=False, worker=True)  # a worker stuck, its horse renewing: never taken
+    assert sweep() == [] and a_sweep_later() == []
+    silent(horse=True, worker=False)  # a horse starved, its worker beating: never taken
+    assert sweep() == [] and a_sweep_later() == []
+    silent(horse=False, worker=False)
+    assert sweep() == []  # both alive: no suspicion left
+    silent(horse=True, worker=True)
     assert sweep() == []  # first sight: only suspected
-    redis_conn.set(alive_key(o.video_id), '1')  # its horse renews again
+    silent(horse=False, worker=False)  # both beat again
     assert a_sweep_later() == []
-    redis_conn.delete(alive_key(o.video_id))
+    silent(horse=True, worker=True)
     assert sweep() == []  # the suspicion started over
     assert a_sweep_later() == [o.video_id]
     assert queue.get_job_ids() == [o.video_id]

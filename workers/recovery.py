@@ -11,9 +11,9 @@ A started job is abandoned only when two processes have both gone silent: its wo
 worker that forked it (the execution's heartbeat, beaten by that worker's monitor loop, is
 older than LOCK_GRACE_HEARTBEATS monitoring intervals). A live worker whose horse dies
 handles the crash itself on waitpid, so the sweep is only for lost workers, and a horse
-whose renewal is late under load is still watched over by its live parent. The verdict
-must hold on two sweeps, a heartbeat apart (a Redis outage silences everyone at once;
-they beat again within a heartbeat of its end). Then the job is taken out of the
+whose renewal is late under load is still watched over by its live parent. And a sweep
+half a heartbeat or more before must already have found one of them silent (a Redis outage
+silences everyone at once; they beat again within a heartbeat of its end). Then the job is taken out of the
 registry (the ZREM is the claim: one sweeper wins), its crash noted, and it goes to the
 front of its queue, or, with no attempt left, to the dead-letter queue.
 
@@ -77,10 +77,15 @@ def recover_abandoned(
         except Exception:  # the job hash is gone (deleted by hand): reconciliation handles its record
             continue
         execution = _execution(conn, entry)
-        if not _silent(conn, job, execution, grace_seconds=grace_seconds, worker_grace_seconds=worker_grace_seconds):
+        horse_silent, worker_silent = _silences(conn, job, execution, grace_seconds=grace_seconds,
+                                                worker_grace_seconds=worker_grace_seconds)  # fmt: skip
+        if not (horse_silent or worker_silent):
             conn.delete(SUSPECT_PREFIX + entry)
             continue
-        if not _confirmed(conn, entry, confirm_seconds):
+        # Suspected from the first silence of either witness, so that a lost worker costs no extra
+        # sweep once both are silent, while a fleet-wide silence (Redis was away) gets a second look.
+        suspected_long_enough = _suspected_for(conn, entry, confirm_seconds)
+        if not (horse_silent and worker_silent and suspected_long_enough):
             continue
         if not conn.zrem(registry.key, entry):
             continue  # another sweeper (or RQ) took it first
@@ -97,18 +102,19 @@ def recover_abandoned(
     return recovered
 
 
-def _silent(
+def _silences(
     conn: Redis, job: Job, execution: Execution | None, *, grace_seconds: float, worker_grace_seconds: float
-) -> bool:
-    """Past its start-up grace, the job's horse holds no live lock and its worker no longer beats for it."""
+) -> tuple[bool, bool]:
+    """Past its start-up grace: does the job's horse hold no live lock; does its worker no longer beat for it?"""
     if execution is not None:
         started: float | None = execution.created_at.timestamp()
     else:
         started = job.started_at.timestamp() if job.started_at else None
     now = time.time()
-    if started is None or now - started < grace_seconds or holder_alive(conn, job.id):
-        return False
-    return execution is None or now - execution.last_heartbeat.timestamp() >= worker_grace_seconds
+    if started is None or now - started < grace_seconds:
+        return False, False
+    worker_silent = execution is None or now - execution.last_heartbeat.timestamp() >= worker_grace_seconds
+    return not holder_alive(conn, job.id), worker_silent
 
 
 def _execution(conn: Redis, entry: str) -> Execution | None:
@@ -123,11 +129,11 @@ def _execution(conn: Redis, entry: str) -> Execution | None:
     return execution
 
 
-def _confirmed(conn: Redis, entry: str, confirm_seconds: float) -> bool:
-    """True on a sweep at least `confirm_seconds` after the first that saw this job abandoned."""
+def _suspected_for(conn: Redis, entry: str, confirm_seconds: float) -> bool:
+    """True on a sweep at least `confirm_seconds` after the first that found this job silent."""
     if confirm_seconds <= 0:
         return True
-    window_ms = max(1, int(confirm_seconds * 10_000))  # a suspicion older than ten heartbeats starts over
+    window_ms = max(1, int(confirm_seconds * 10_000))  # a suspicion this old starts over
     if conn.set(SUSPECT_PREFIX + entry, '1', nx=True, px=window_ms):
         return False
     left = int(conn.pttl(SUSPECT_PREFIX + entry))
