@@ -12,7 +12,7 @@ worker that forked it (the execution's heartbeat, beaten by that worker's monito
 older than LOCK_GRACE_HEARTBEATS monitoring intervals). A live worker whose horse dies
 handles the crash itself on waitpid, so the sweep is only for lost workers, and a horse
 whose renewal is late under load is still watched over by its live parent. And a sweep
-half a heartbeat or more before must already have found one of them silent (a Redis outage
+half a heartbeat or more before must already have found both silent (a Redis outage
 silences everyone at once; they beat again within a heartbeat of its end). Then the job is taken out of the
 registry (the ZREM is the claim: one sweeper wins), its crash noted, and it goes to the
 front of its queue, or, with no attempt left, to the dead-letter queue.
@@ -29,6 +29,7 @@ import os
 import signal
 import sys
 import time
+from dataclasses import dataclass
 
 from redis import Redis
 from rq import Queue
@@ -76,23 +77,21 @@ def recover_abandoned(
             job = Job.fetch(job_id, connection=conn)
         except Exception:  # the job hash is gone (deleted by hand): reconciliation handles its record
             continue
-        execution = _execution(conn, entry)
-        horse_silent, worker_silent = _silences(conn, job, execution, grace_seconds=grace_seconds,
-                                                worker_grace_seconds=worker_grace_seconds)  # fmt: skip
-        if not (horse_silent or worker_silent):
+        run = _run(conn, entry, job)
+        if run.started is None or not _both_silent(conn, job_id, run, worker_grace_seconds):
             conn.delete(SUSPECT_PREFIX + entry)
             continue
-        # Suspected from the first silence of either witness, so that a lost worker costs no extra
-        # sweep once both are silent, while a fleet-wide silence (Redis was away) gets a second look.
+        # Suspected even within the start-up grace, so that the second look costs a lost worker
+        # nothing once the grace is over.
         suspected_long_enough = _suspected_for(conn, entry, confirm_seconds)
-        if not (horse_silent and worker_silent and suspected_long_enough):
+        if time.time() - run.started < grace_seconds or not suspected_long_enough:
             continue
         if not conn.zrem(registry.key, entry):
             continue  # another sweeper (or RQ) took it first
         conn.delete(SUSPECT_PREFIX + entry)
         log.warning(events.JOB_ABANDONED, extra={'video_id': job_id, 'reason': 'no live work horse nor worker'})
         note_crash(conn, job_id, 'the worker was lost: neither its work horse nor its worker is alive',
-                   dispatched_at=execution.created_at.timestamp() if execution else None)  # fmt: skip
+                   dispatched_at=run.dispatched_at)  # fmt: skip
         force_release(conn, job_id)
         if job.retries_left:
             _to_front(conn, job, queue)
@@ -102,35 +101,37 @@ def recover_abandoned(
     return recovered
 
 
-def _silences(
-    conn: Redis, job: Job, execution: Execution | None, *, grace_seconds: float, worker_grace_seconds: float
-) -> tuple[bool, bool]:
-    """Past its start-up grace: does the job's horse hold no live lock; does its worker no longer beat for it?"""
-    if execution is not None:
-        started: float | None = execution.created_at.timestamp()
-    else:
-        started = job.started_at.timestamp() if job.started_at else None
-    now = time.time()
-    if started is None or now - started < grace_seconds:
-        return False, False
-    worker_silent = execution is None or now - execution.last_heartbeat.timestamp() >= worker_grace_seconds
-    return not holder_alive(conn, job.id), worker_silent
+@dataclass(frozen=True)
+class _Run:
+    """What RQ knows of one run of a job: when the worker dispatched it, when it last beat for it."""
+
+    started: float | None
+    dispatched_at: float | None
+    last_beat: float | None
 
 
-def _execution(conn: Redis, entry: str) -> Execution | None:
-    """RQ's record of this run of the job: made by the worker before it forks, beaten by its monitor loop."""
-    if ':' not in entry:
-        return None
-    execution = Execution.from_composite_key(entry, connection=conn)
-    try:
-        execution.refresh()  # type: ignore[no-untyped-call]
-    except ValueError:  # expired: its worker has not beaten for it in over a minute
-        return None
-    return execution
+def _run(conn: Redis, entry: str, job: Job) -> _Run:
+    # RQ's execution hash (`rq:execution:<job>:<execution>`): made by the worker before it forks,
+    # beaten by its monitor loop, gone a minute after its last beat. Read field by field: a beat
+    # after the hash expired (a long Redis outage) leaves one holding `last_heartbeat` alone.
+    fields: dict[bytes, bytes] = {}
+    if ':' in entry:
+        fields = conn.hgetall(Execution.from_composite_key(entry, connection=conn).key)  # type: ignore[assignment]
+    dispatched = float(fields[b'created_at']) if b'created_at' in fields else None
+    last_beat = float(fields[b'last_heartbeat']) if b'last_heartbeat' in fields else None
+    started = dispatched if dispatched is not None else job.started_at.timestamp() if job.started_at else None
+    return _Run(started=started, dispatched_at=dispatched, last_beat=last_beat)
+
+
+def _both_silent(conn: Redis, video_id: str, run: _Run, worker_grace_seconds: float) -> bool:
+    """The horse holds no live lock, and its worker has not beaten for this run within the grace."""
+    if holder_alive(conn, video_id):
+        return False
+    return run.last_beat is None or time.time() - run.last_beat >= worker_grace_seconds
 
 
 def _suspected_for(conn: Redis, entry: str, confirm_seconds: float) -> bool:
-    """True on a sweep at least `confirm_seconds` after the first that found this job silent."""
+    """True on a sweep at least `confirm_seconds` after the first that found this job's witnesses silent."""
     if confirm_seconds <= 0:
         return True
     window_ms = max(1, int(confirm_seconds * 10_000))  # a suspicion this old starts over
