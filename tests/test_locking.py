@@ -79,3 +79,19 @@ def test_a_holder_whose_lock_was_taken_over_leaves_the_new_holders_lock_alone(re
         assert redis_conn.get(lock_key('v6')) == taken_over
         assert holder_alive(redis_conn, 'v6')
     assert not redis_conn.exists(lock_key('v6')) and not holder_alive(redis_conn, 'v6')
+
+
+def test_a_holder_learns_when_its_lease_goes_to_another(redis_conn: Redis) -> None:
+    lost = threading.Event()
+    first = VideoLock(redis_conn, 'v7', ttl_seconds=60, heartbeat_seconds=0.3, on_lost=lost.set)
+    first.acquire()
+    first.ensure_ours()
+    assert first.still_ours() and not lost.is_set()
+    force_release(redis_conn, 'v7')  # the recovery sweep judged its holder dead
+    with VideoLock(redis_conn, 'v7', ttl_seconds=60, heartbeat_seconds=0.3):
+        assert not first.still_ours()
+        assert lost.wait(10), 'the renewal did not notice the lease went to another holder'
+        lost.clear()
+        first.ensure_ours()  # and so does the check before each stage
+        assert lost.is_set()
+        first.release()

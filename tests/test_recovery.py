@@ -12,6 +12,7 @@ from rq import Queue
 from rq.executions import Execution
 from rq.job import Job
 
+import events
 from deadletter import DeadLetterQueue
 from deadletter.crashes import crashes
 from locking import VideoLock, holder_alive
@@ -216,7 +217,41 @@ def test_a_worker_lost_before_its_job_started_has_that_attempt_counted_and_liste
                  120, 0.2, 'recovery')  # fmt: skip
     finally:
         stop(second)
-    events = [e['event'] for e in JobRecords(redis_conn).timeline(o.video_id)]
-    assert [e for e in events if e.startswith(('attempt', 'requeued'))] == [
-        'attempt_lost:1', 'requeued: its worker was lost', 'attempt:2'], events  # fmt: skip
+    seen = [e['event'] for e in JobRecords(redis_conn).timeline(o.video_id)]
+    assert [e for e in seen if e.startswith(('attempt', 'requeued'))] == [
+        'attempt_lost:1', 'requeued: its worker was lost', 'attempt:2'], seen  # fmt: skip
     assert [e['attempt'] for e in crashes(redis_conn, o.video_id)] == [1]
+
+
+def test_a_horse_taken_for_dead_that_wakes_up_leaves_the_job_to_its_new_holder(
+    redis_conn: Redis, worker_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = {**worker_env, **FAST_RECOVERY}
+    o = order('Olga')
+    enqueue_order(redis_conn, o, queue_name=QUEUE, job_timeout=300, retry=job_retry(3, [0]))
+    first = start_worker(env, log=tmp_path / 'first.log')
+    second = None
+    try:
+        wait_for(lambda: in_stage(redis_conn, o.video_id, 'compose'), 60, 0.01, 'the compose stage')
+        horse = wait_for(lambda: horse_of(first.pid) or 0, 30, 0.01, 'the work horse')
+        # The whole worker pauses (a frozen host): horse and worker both silent, so it is taken for dead.
+        os.kill(first.pid, signal.SIGSTOP)
+        os.kill(horse, signal.SIGSTOP)
+        try:
+            second = start_worker(env, log=tmp_path / 'second.log')
+            wait_for(lambda: any(e['event'] == 'attempt:2' for e in JobRecords(redis_conn).timeline(o.video_id)),
+                     120, 0.1, 'the second worker to run the job')  # fmt: skip
+        finally:
+            os.kill(horse, signal.SIGCONT)
+            os.kill(first.pid, signal.SIGCONT)
+        wait_for(lambda: not alive(horse), 60, 0.05, 'the woken horse to end')
+        wait_for(lambda: JobRecords(redis_conn).get(o.video_id).state is State.COMPLETED,  # type: ignore[union-attr]
+                 120, 0.1, 'the video')  # fmt: skip
+    finally:
+        stop(first)
+        if second is not None:
+            stop(second)
+    timeline = [e['event'] for e in JobRecords(redis_conn).timeline(o.video_id)]
+    assert timeline.count('completed') == 1, timeline
+    assert timeline.count('stage:store') == 1, timeline
+    assert events.JOB_LEFT_TO_LOCK_HOLDER in (tmp_path / 'first.log').read_text()

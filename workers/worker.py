@@ -36,7 +36,7 @@ from records import JobRecords
 from retries import job_retry
 from settings import Settings
 from storage import Storage, build_storage
-from workers.jobs import current_production, given_settings, use_settings
+from workers.jobs import current_production, entering_work_horse, given_settings, use_settings
 from workers.recovery import die_with_parent_after_fork, recover_if_due
 from workers.warm import start_ending_preparer, warm_start
 
@@ -58,6 +58,10 @@ class VideoWorker(Worker):
         self._stop_requested_at: float | None = None
         self._given_back_job_id: str | None = None
         self._storage: Storage | None = None
+
+    def main_work_horse(self, job: Job, queue: Queue) -> None:
+        entering_work_horse()
+        super().main_work_horse(job, queue)
 
     # --- failures and the dead-letter queue ---
 
