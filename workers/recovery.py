@@ -13,9 +13,11 @@ older than LOCK_GRACE_HEARTBEATS monitoring intervals). A live worker whose hors
 handles the crash itself on waitpid, so the sweep is only for lost workers, and a horse
 whose renewal is late under load is still watched over by its live parent. And a sweep
 half a heartbeat or more before must already have found both silent (a Redis outage
-silences everyone at once; they beat again within a heartbeat of its end). Then the job is taken out of the
-registry (the ZREM is the claim: one sweeper wins), its crash noted, and it goes to the
-front of its queue, or, with no attempt left, to the dead-letter queue.
+silences everyone at once; they beat again within a heartbeat of its end). Then the job
+is taken out of the registry (the ZREM is the claim: one sweeper wins), its crash noted,
+and it goes to the front of its queue, or, with no attempt left, to the dead-letter queue.
+Should the job's horse wake up after all (a frozen host), it finds its lease another's
+and exits before its next stage (workers.jobs.leave_job_to_lock_holder).
 
 Work horses and RQ's scheduler process die with their worker (PR_SET_PDEATHSIG), so a
 job is never still running in an orphan while it is recovered elsewhere.
