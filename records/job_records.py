@@ -226,11 +226,18 @@ class JobRecords:
                 except WatchError:
                     continue
 
-    def give_back_attempt(self, video_id: str, reason: str) -> None:
-        """An attempt interrupted by a shutdown is not a failure: it goes back to the queue uncounted."""
+    def attempt_started_since(self, video_id: str, dispatched_at: float) -> bool:
+        """Whether the attempt RQ dispatched at `dispatched_at` got as far as `start_attempt`."""
+        started = self.conn.hget(record_key(video_id), 'attempt_started_at')
+        return float(started or 0) >= dispatched_at
+
+    def give_back_attempt(self, video_id: str, reason: str, *, counted: bool = True) -> None:
+        """An attempt interrupted by a shutdown is not a failure: it goes back to the queue uncounted
+        (`counted`: it had started, so the record counted it)."""
         now = time.time()
         with self.conn.pipeline() as pipe:
-            pipe.hincrby(record_key(video_id), 'attempt', -1)
+            if counted:
+                pipe.hincrby(record_key(video_id), 'attempt', -1)
             pipe.hset(record_key(video_id), mapping={'state': State.QUEUED.value, 'stage': '', 'updated_at': now})
             self._event(pipe, video_id, f'requeued: {reason}', now)
             pipe.execute()

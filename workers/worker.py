@@ -165,11 +165,16 @@ class VideoWorker(Worker):
 
     def _give_back(self, job: Job, queue: Queue) -> None:
         """Requeue an interrupted job at the front, uncounted; its checkpoints stay."""
+        records = JobRecords(self.connection)
+        # A horse stopped before its attempt started (waiting for the lock, say) holds no lock
+        # and counted no attempt: the lock is another holder's, and there is nothing to give back.
+        started = self.execution is None or records.attempt_started_since(job.id, self.execution.created_at.timestamp())
         with self.connection.pipeline() as pipe:
             self.cleanup_execution(job, pipeline=pipe)
             pipe.execute()
-        force_release(self.connection, job.id)  # its holder, our horse, is dead
-        JobRecords(self.connection).give_back_attempt(job.id, 'worker shutting down')
+        if started:
+            force_release(self.connection, job.id)  # its holder, our horse, is dead
+        records.give_back_attempt(job.id, 'worker shutting down', counted=started)
         queue.enqueue_job(job, at_front=True)
         self._given_back_job_id = None
         log.warning(events.JOB_REQUEUED, extra={'video_id': job.id, 'reason': 'shutdown'})
