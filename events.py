@@ -22,6 +22,8 @@ JOB_FAILED = 'job.failed'
 JOB_REQUEUED = 'job.requeued'
 JOB_DEAD_LETTERED = 'job.dead_lettered'
 JOB_ABANDONED = 'job.abandoned'
+JOB_LEFT_TO_LOCK_HOLDER = 'job.left_to_lock_holder'
+DLQ_RQ_STATE_INCONSISTENT = 'dlq.rq_state_inconsistent'
 
 STAGE_STARTED = 'stage.started'
 STAGE_FINISHED = 'stage.finished'

@@ -77,8 +77,9 @@ class Settings(BaseSettings):
     # recovery, dead-letter sweep, cleanup) runs; together they bound crash recovery time.
     job_monitoring_interval_seconds: int = Field(default=10, ge=1)
     maintenance_interval_seconds: int = Field(default=20, ge=1)
-    # A running job refreshes its video lock's liveness key this often; a job whose key is
-    # gone for twice this long is taken to be dead and is recovered.
+    # A running job refreshes its video lock's liveness key (TTL twice this) this often; a job
+    # whose key has lapsed and whose worker has not beaten for 3 monitoring intervals, on two
+    # sweeps a heartbeat apart, is taken to be dead and is recovered (docs/reliability.md).
     lock_heartbeat_seconds: float = Field(default=15, gt=0)
     audio_cache_dir: Path = Path('cache/audio')
     audio_cache_max_size_mb: int = Field(default=1000, ge=1)

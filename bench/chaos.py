@@ -33,6 +33,7 @@ Last line: orders=N completed=C dlq=D lost=L produced_twice=P paid_twice=Q redis
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import functools
 import json
@@ -448,9 +449,9 @@ def main() -> int:
                 horses = children(workers[victim].pid)
                 if horses and rng.random() < 0.4:
                     for pid in horses:  # only the work horse (and whatever it runs)
-                        for grandchild in children(pid):
-                            os.kill(grandchild, signal.SIGKILL)
-                        os.kill(pid, signal.SIGKILL)
+                        for victim_pid in [*children(pid), pid]:
+                            with contextlib.suppress(ProcessLookupError):  # it ended meanwhile
+                                os.kill(victim_pid, signal.SIGKILL)
                     horse_kills += 1
                 else:
                     kill_hard(workers[victim])

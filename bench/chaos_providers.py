@@ -20,16 +20,17 @@ from providers.fake import FakeLipSync, FakeTalkingVideo
 from settings import Settings
 from storage.base import Storage
 
-_rng = random.Random()
-
 
 def _maybe_fail(name: str) -> None:
     rate = float(os.environ.get('CHAOS_FAULT_RATE', '0.3'))
-    roll = _rng.random()
+    # Per process, as for the real providers below: an RNG made at import was copied into every
+    # forked horse, so a worker whose first draw was the permanent fault failed every order it took.
+    rng = _process_rng()
+    roll = rng.random()
     if roll < rate / 5:
         raise PermanentProviderError(name, 'injected: 401 invalid key')
     if roll < rate:
-        raise _rng.choice(
+        raise rng.choice(
             [
                 TransientProviderError(name, 'injected: 503 upstream unavailable'),
                 ProviderTimeout(name, 'injected: read timeout'),

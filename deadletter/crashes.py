@@ -2,8 +2,10 @@
 
 A work horse killed mid-job (OOM, SIGKILL, segfault) never runs our error handling, so
 its attempt leaves no error in the job record; RQ retries it and keeps only the last
-failure. The worker that sees the crash (or the sweep that finds the abandoned job)
-notes it here, so the dead-letter entry lists every attempt's error, crashes included.
+failure. One killed between RQ's dequeue and the job's start leaves not even the attempt
+counted; the noter counts it from RQ's dispatch time. The worker that sees the crash (or
+the sweep that finds the abandoned job) notes it here, so the dead-letter entry lists
+every attempt's error, crashes included.
 
 Key: `papanoel:video:<id>:crashes`, a hash of attempt number -> JSON error.
 """
@@ -27,8 +29,15 @@ def crashes_key(video_id: str) -> str:
     return f'{KEY_PREFIX}{video_id}:crashes'
 
 
-def note_crash(conn: Redis, video_id: str, message: str) -> None:
-    """Record that the current attempt of `video_id` crashed, unless it already has an error."""
+def note_crash(conn: Redis, video_id: str, message: str, *, dispatched_at: float | None = None) -> None:
+    """Record that the current attempt of `video_id` crashed, unless it already has an error.
+
+    `dispatched_at` is when RQ handed that attempt to a work horse: if the horse died before
+    the job started (so the record never counted the attempt), the attempt is counted now,
+    and the crash listed under the number RQ spent.
+    """
+    if dispatched_at is not None:
+        JobRecords(conn).count_unstarted_attempt(video_id, dispatched_at)
     record = JobRecords(conn).get(video_id)
     if record is None or record.attempt < 1:
         return

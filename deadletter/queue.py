@@ -18,8 +18,9 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from redis import Redis, WatchError
+from redis import Redis, RedisError, WatchError
 from rq import Queue, Retry
+from rq.executions import ExecutionRegistry
 from rq.job import Job
 from rq.registry import FailedJobRegistry
 
@@ -69,11 +70,38 @@ class DeadLetterQueue:
         registry = FailedJobRegistry(queue_name, connection=self.conn)
         moved = []
         for job_id in registry.get_job_ids():
-            job = Job.fetch(job_id, connection=self.conn) if self.conn.exists(Job.key_for(job_id)) else None
+            job = self._readable_job(job_id)
             self._add(job_id, queue_name, job)
-            registry.remove(job_id, delete_job=True)
+            self._drop_from_rq(registry, job_id, job)
             moved.append(job_id)
         return moved
+
+    def _readable_job(self, job_id: str) -> Job | None:
+        """The RQ job, or None when its hash is gone or half-written (a failover can lose writes)."""
+        try:
+            return Job.fetch(job_id, connection=self.conn)
+        except RedisError:
+            raise
+        except Exception as exc:  # NoSuchJobError, or ValueError & co. from a hash missing fields
+            log.warning(events.DLQ_RQ_STATE_INCONSISTENT, extra={'video_id': job_id, 'error': type(exc).__name__})
+            return None
+
+    def _drop_from_rq(self, registry: FailedJobRegistry, job_id: str, job: Job | None) -> None:
+        # The entry is already safe in our queue: whatever RQ's own cleanup trips over (an execution
+        # listed whose hash expired raises ValueError, a missing job NoSuchJobError), the failed
+        # registry entry must go, or every sweep would add the job again and stop at it.
+        if job is not None:
+            try:
+                registry.remove(job, delete_job=True)
+                return
+            except RedisError:
+                raise
+            except Exception as exc:
+                log.warning(events.DLQ_RQ_STATE_INCONSISTENT, extra={'video_id': job_id, 'error': type(exc).__name__})
+        with self.conn.pipeline() as pipe:
+            pipe.zrem(registry.key, job_id)
+            pipe.delete(Job.key_for(job_id), ExecutionRegistry(job_id, connection=self.conn).key)
+            pipe.execute()
 
     def _add(self, video_id: str, queue_name: str, job: Job | None) -> None:
         records = JobRecords(self.conn)

@@ -15,9 +15,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from types import TracebackType
 
 from redis import Redis
+from redis.exceptions import LockNotOwnedError
 from redis.lock import Lock
 
 import events
@@ -29,6 +31,15 @@ KEY_PREFIX = 'papanoel:lock:'
 
 _DROP_STALE_LEASE = """
 if redis.call('get', KEYS[1]) == ARGV[1] and redis.call('exists', KEYS[2]) == 0 then
+  return redis.call('del', KEYS[1])
+end
+return 0
+"""
+
+
+_RELEASE_OWN_LEASE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+  redis.call('del', KEYS[2])
   return redis.call('del', KEYS[1])
 end
 return 0
@@ -65,15 +76,20 @@ class VideoLock:
         ttl_seconds: float,
         heartbeat_seconds: float = 15.0,
         wait_seconds: float = 0.0,
+        on_lost: Callable[[], None] | None = None,
     ) -> None:
         self.conn = conn
         self.video_id = video_id
         self.ttl = ttl_seconds
         self.heartbeat = heartbeat_seconds
         self.wait = wait_seconds
+        #: Called when the lease is found gone or another holder's (the recovery sweep judged this
+        #: holder dead): the holder must not go on to its next side effect.
+        self.on_lost = on_lost
         # thread_local=False: the renewal thread extends a lock the job's thread acquired.
         self._lock: Lock = conn.lock(lock_key(video_id), timeout=ttl_seconds, thread_local=False)
         self._drop_stale = conn.register_script(_DROP_STALE_LEASE)
+        self._release_own = conn.register_script(_RELEASE_OWN_LEASE)
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
 
@@ -95,11 +111,27 @@ class VideoLock:
         self._stop.set()
         if self._renewer is not None:
             self._renewer.join(timeout=5)
-        self.conn.delete(alive_key(self.video_id))
-        try:
-            self._lock.release()
-        except Exception:  # expired or taken over: nothing of ours to release
+        token = self._lock.local.token
+        self._lock.local.token = None
+        # A lease taken over meanwhile (its holder judged dead) is another holder's, and so is its
+        # liveness key: deleting that would make a live holder look dead.
+        keys = [lock_key(self.video_id), alive_key(self.video_id)]
+        if token is None or not self._release_own(keys=keys, args=[token]):
             log.warning(events.LOCK_LOST, extra={'video_id': self.video_id})
+
+    def still_ours(self) -> bool:
+        token = self._lock.local.token
+        return token is not None and self.conn.get(lock_key(self.video_id)) == token
+
+    def ensure_ours(self) -> None:
+        """Before a side effect: a lease that is no longer ours is left to whoever has it."""
+        if not self.still_ours():
+            self._lost()
+
+    def _lost(self) -> None:
+        log.error(events.LOCK_LOST, extra={'video_id': self.video_id})
+        if self.on_lost is not None:
+            self.on_lost()
 
     def __enter__(self) -> VideoLock:
         self.acquire()
@@ -129,5 +161,8 @@ class VideoLock:
             try:
                 self._lock.reacquire()
                 self._beat()
-            except Exception:
+            except LockNotOwnedError:  # Redis answered: the lease is gone or another holder's
+                self._lost()
+                return
+            except Exception:  # Redis away: renew again on the next beat
                 log.exception(events.LOCK_RENEW_FAILED, extra={'video_id': self.video_id})

@@ -10,7 +10,7 @@ import contextvars
 import logging
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -64,6 +64,8 @@ class Production:
     #: How long a duplicate delivery waits for the live holder before giving up.
     lock_wait_seconds: float = 1800
     lock_heartbeat_seconds: float = 15
+    #: What a holder does on finding its video lock taken over (the worker's horse: exit quietly).
+    on_lock_lost: Callable[[], None] | None = None
     #: Other formats, subtitles and poster (#14).
     extras: ExtrasOptions = ExtrasOptions()
 
@@ -76,14 +78,17 @@ class Production:
 class _Stages:
     """Marks the current stage in the record: entering one finishes the previous one."""
 
-    def __init__(self, records: JobRecords, metrics: Metrics, video_id: str) -> None:
+    def __init__(self, records: JobRecords, metrics: Metrics, video_id: str, lock: VideoLock) -> None:
         self.records = records
         self.metrics = metrics
         self.video_id = video_id
+        self.lock = lock
         self.current = ''
         self.started = 0.0
 
     def enter(self, stage: str) -> None:
+        # Each stage begins a side effect (a paid call, the stored video): only under our own lease.
+        self.lock.ensure_ours()
         self.finish()
         self.current, self.started = stage, time.monotonic()
         self.records.start_stage(self.video_id, stage)
@@ -155,6 +160,7 @@ def produce_video(video_id: str, conn: Redis, production: Production, *, final_a
             ttl_seconds=production.lock_ttl_seconds,
             wait_seconds=production.lock_wait_seconds,
             heartbeat_seconds=production.lock_heartbeat_seconds,
+            on_lost=production.on_lock_lost,
         )
         with lock:
             record = records.get(video_id)
@@ -166,7 +172,7 @@ def produce_video(video_id: str, conn: Redis, production: Production, *, final_a
             # What this order leaves under other names (published media, cached speech), for its deletion.
             with personal_traces.collecting() as traces:
                 try:
-                    return _produce(records, record, conn, production, final_attempt)
+                    return _produce(records, record, conn, production, final_attempt, lock)
                 finally:
                     records.add_traces(video_id, 'media', sorted(traces.media))
                     records.add_traces(video_id, 'audio_cache', sorted(traces.audio_cache))
@@ -193,13 +199,15 @@ def _already_produced(records: JobRecords, record: JobRecord, conn: Redis, produ
     return location
 
 
-def _produce(records: JobRecords, record: JobRecord, conn: Redis, production: Production, final_attempt: bool) -> str:
+def _produce(
+    records: JobRecords, record: JobRecord, conn: Redis, production: Production, final_attempt: bool, lock: VideoLock
+) -> str:
     video_id = record.video_id
     metrics = Metrics(conn)
     attempt = records.start_attempt(video_id)
     metrics.incr('job_attempts')
     log.info(events.JOB_STARTED, extra={'attempt': attempt, 'strategy_chain': [s.name for s in production.chain]})
-    stages = _Stages(records, metrics, video_id)
+    stages = _Stages(records, metrics, video_id, lock)
     checkpoints = Checkpoints(conn, video_id)
     workdir = production.temp_dir / video_id  # kept across attempts: checkpoints point into it
     workdir.mkdir(parents=True, exist_ok=True)

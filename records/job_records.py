@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, Field
-from redis import Redis
+from redis import Redis, WatchError
 from redis.client import Pipeline
 
 import ledger
@@ -197,16 +197,47 @@ class JobRecords:
         now = time.time()
         with self.conn.pipeline() as pipe:
             pipe.hincrby(record_key(video_id), 'attempt', 1)
-            pipe.hset(record_key(video_id), mapping={'state': State.PROCESSING.value, 'updated_at': now})
+            pipe.hset(record_key(video_id), mapping={'state': State.PROCESSING.value, 'attempt_started_at': now,
+                                                     'updated_at': now})  # fmt: skip
             attempt = pipe.execute()[0]
         self._update(video_id, now, {}, event=f'attempt:{attempt}')
         return int(attempt)
 
-    def give_back_attempt(self, video_id: str, reason: str) -> None:
-        """An attempt interrupted by a shutdown is not a failure: it goes back to the queue uncounted."""
+    def count_unstarted_attempt(self, video_id: str, dispatched_at: float) -> int | None:
+        """RQ dispatched an attempt at `dispatched_at` whose work horse died before `start_attempt`
+        ran: count it here too, so its crash is listed under its own number. Returns that number,
+        or None when the attempt had started (or was counted already)."""
+        key = record_key(video_id)
+        with self.conn.pipeline() as pipe:
+            while True:
+                try:
+                    pipe.watch(key)  # type: ignore[no-untyped-call]
+                    attempt, started = pipe.hmget(key, ['attempt', 'attempt_started_at'])
+                    if not pipe.exists(key) or float(started or 0) >= dispatched_at:
+                        pipe.reset()
+                        return None
+                    counted = int(attempt or 0) + 1
+                    pipe.multi()
+                    # The attempt's start is RQ's dispatch: a second look at the same crash counts nothing.
+                    pipe.hset(key, mapping={'attempt': counted, 'attempt_started_at': dispatched_at})
+                    self._event(pipe, video_id, f'attempt_lost:{counted}', time.time())
+                    pipe.execute()
+                    return counted
+                except WatchError:
+                    continue
+
+    def attempt_started_since(self, video_id: str, dispatched_at: float) -> bool:
+        """Whether the attempt RQ dispatched at `dispatched_at` got as far as `start_attempt`."""
+        started = self.conn.hget(record_key(video_id), 'attempt_started_at')
+        return float(started or 0) >= dispatched_at
+
+    def give_back_attempt(self, video_id: str, reason: str, *, counted: bool = True) -> None:
+        """An attempt interrupted by a shutdown is not a failure: it goes back to the queue uncounted
+        (`counted`: it had started, so the record counted it)."""
         now = time.time()
         with self.conn.pipeline() as pipe:
-            pipe.hincrby(record_key(video_id), 'attempt', -1)
+            if counted:
+                pipe.hincrby(record_key(video_id), 'attempt', -1)
             pipe.hset(record_key(video_id), mapping={'state': State.QUEUED.value, 'stage': '', 'updated_at': now})
             self._event(pipe, video_id, f'requeued: {reason}', now)
             pipe.execute()

@@ -8,7 +8,7 @@ import time
 import pytest
 from redis import Redis
 
-from locking import LockBusy, VideoLock, holder_alive
+from locking import LockBusy, VideoLock, force_release, holder_alive
 from locking.video_lock import alive_key, lock_key
 
 
@@ -67,3 +67,31 @@ def test_two_takers_of_a_dead_lock_never_both_win(redis_conn: Redis) -> None:
     for t in threads:
         t.join()
     assert len(winners) == 1 and len(errors) == 3
+
+
+def test_a_holder_whose_lock_was_taken_over_leaves_the_new_holders_lock_alone(redis_conn: Redis) -> None:
+    first = VideoLock(redis_conn, 'v6', ttl_seconds=60, heartbeat_seconds=1)
+    first.acquire()
+    force_release(redis_conn, 'v6')  # the recovery sweep judged its holder dead
+    with VideoLock(redis_conn, 'v6', ttl_seconds=60, heartbeat_seconds=1):
+        taken_over = redis_conn.get(lock_key('v6'))
+        first.release()
+        assert redis_conn.get(lock_key('v6')) == taken_over
+        assert holder_alive(redis_conn, 'v6')
+    assert not redis_conn.exists(lock_key('v6')) and not holder_alive(redis_conn, 'v6')
+
+
+def test_a_holder_learns_when_its_lease_goes_to_another(redis_conn: Redis) -> None:
+    lost = threading.Event()
+    first = VideoLock(redis_conn, 'v7', ttl_seconds=60, heartbeat_seconds=0.3, on_lost=lost.set)
+    first.acquire()
+    first.ensure_ours()
+    assert first.still_ours() and not lost.is_set()
+    force_release(redis_conn, 'v7')  # the recovery sweep judged its holder dead
+    with VideoLock(redis_conn, 'v7', ttl_seconds=60, heartbeat_seconds=0.3):
+        assert not first.still_ours()
+        assert lost.wait(10), 'the renewal did not notice the lease went to another holder'
+        lost.clear()
+        first.ensure_ours()  # and so does the check before each stage
+        assert lost.is_set()
+        first.release()

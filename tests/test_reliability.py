@@ -17,13 +17,14 @@ import pytest
 from redis import Redis
 from rq import Queue
 
+from locking import VideoLock, holder_alive
 from metrics import Metrics
 from orders import Order, parse_order
 from queueing.enqueue import enqueue_order
 from records import JobRecords, State
 from retries import job_retry
 from tests.media import assert_output_spec, expected_duration
-from tests.workers import FAST_RECOVERY, ROOT, kill_hard, start_worker, stop, wait_for
+from tests.workers import FAST_RECOVERY, ROOT, horse_of, kill_hard, start_worker, stop, wait_for
 
 QUEUE = 'papa-noel-videos'
 
@@ -164,6 +165,33 @@ if Redis.from_url(os.environ['REDIS_URL']).hget('papanoel:video:{video_id}', 'st
         signal.pause()
 os.execv({ffmpeg!r}, ['ffmpeg', *sys.argv[1:]])
 """
+
+
+def test_a_job_interrupted_before_its_attempt_started_gives_nothing_back(
+    redis_conn: Redis, env: dict[str, str], tmp_path: Path
+) -> None:
+    o = order()
+    enqueue(redis_conn, o)
+    started = Queue(QUEUE, connection=redis_conn).started_job_registry
+    # A live holder of the video's lock: the horse waits for it, its attempt not yet started.
+    held = VideoLock(redis_conn, o.video_id, ttl_seconds=600, heartbeat_seconds=1)
+    held.acquire()
+    try:
+        worker = start_worker({**env, 'SHUTDOWN_TIMEOUT_SECONDS': '0'}, log=tmp_path / 'w.log')
+        wait_for(lambda: o.video_id in started.get_job_ids(cleanup=False) and horse_of(worker.pid), 60, 0.01,
+                 'the waiting work horse')  # fmt: skip
+        worker.send_signal(signal.SIGTERM)  # past the shutdown timeout at once: the horse is stopped
+        worker.wait(timeout=60)
+        r = record(redis_conn, o.video_id)
+        assert r.state is State.QUEUED and r.attempt == 0, r
+        assert Queue(QUEUE, connection=redis_conn).job_ids == [o.video_id]
+        assert held.still_ours() and holder_alive(redis_conn, o.video_id)  # the other holder's lock stays
+    finally:
+        held.release()
+    done = subprocess.run([sys.executable, 'worker.py', '--burst'], cwd=ROOT, env=env, capture_output=True, timeout=120)
+    assert done.returncode == 0
+    r = record(redis_conn, o.video_id)
+    assert r.state is State.COMPLETED and r.attempt == 1 and r.errors == []
 
 
 def hold_ffmpeg_in_compose(env: dict[str, str], tmp_path: Path, video_id: str, pid_file: Path) -> dict[str, str]:

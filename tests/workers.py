@@ -43,6 +43,25 @@ def children(pid: int) -> list[int]:
     return found
 
 
+def horse_of(worker_pid: int) -> int | None:
+    """The worker's work horse, if it has one now: a fork of the worker (its command line) that
+    leads its own process group, as RQ's horse does (setpgrp); RQ's scheduler does not, and the
+    worker's ffprobe children run other programs."""
+    try:
+        worker_cmdline = Path(f'/proc/{worker_pid}/cmdline').read_bytes()
+    except OSError:
+        return None
+    for pid in children(worker_pid):
+        try:
+            fields = Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()
+            cmdline = Path(f'/proc/{pid}/cmdline').read_bytes()
+        except OSError:
+            continue
+        if int(fields[2]) == pid and cmdline == worker_cmdline and fields[0] != 'Z':
+            return pid
+    return None
+
+
 def kill_hard(proc: subprocess.Popen[bytes]) -> None:
     """SIGKILL the worker and its work horses at once, as a machine crash would."""
     victims = [proc.pid, *children(proc.pid)]

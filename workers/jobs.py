@@ -3,12 +3,15 @@ from the settings the worker's entry point read (no second `Settings()` here).""
 
 from __future__ import annotations
 
+import logging
+import os
 from functools import cache
 from typing import Literal
 
 from redis import Redis
 from rq import get_current_job
 
+import events
 from audiocache import AudioCache
 from compose import RenderOptions, RenderSpec
 from delivery.jobs import announce, current_settings
@@ -21,11 +24,34 @@ from settings import Settings
 from storage import build_storage
 from utils.imports import import_string
 
+log = logging.getLogger(__name__)
+
 #: Lock lease beyond the longest stage timeout.
 LOCK_MARGIN_SECONDS = 300
 
 
 _given: dict[str, Settings] = {}
+_process = {'work_horse': False}
+
+
+def entering_work_horse() -> None:
+    """Called by the worker in each forked work horse, before the job runs."""
+    _process['work_horse'] = True
+
+
+def leave_job_to_lock_holder() -> None:
+    """The video's lease is gone or another holder's: the recovery sweep took this job for dead
+    (its horse and worker both silent, e.g. a host paused) and another horse runs it now.
+
+    The work horse exits at once, with status 0 so its worker does no failure handling: no
+    attempt is counted, no record written, nothing stored or paid for past this point; the
+    job is the other run's. Outside a forked horse (the in-process demo) nothing is done.
+    """
+    if not _process['work_horse']:
+        return
+    log.error(events.JOB_LEFT_TO_LOCK_HOLDER)
+    logging.shutdown()  # flush the log line: os._exit skips interpreter cleanup
+    os._exit(0)
 
 
 def use_settings(settings: Settings) -> None:
@@ -76,6 +102,7 @@ def production_from_settings(settings: Settings) -> Production:
         lock_ttl_seconds=longest_stage + LOCK_MARGIN_SECONDS,
         lock_wait_seconds=settings.job_timeout_seconds,
         lock_heartbeat_seconds=settings.lock_heartbeat_seconds,
+        on_lock_lost=leave_job_to_lock_holder,
         breaker_threshold=settings.breaker_failure_threshold,
         breaker_cooldown_seconds=settings.breaker_cooldown_seconds,
         extras=ExtrasOptions(burn_subtitles=settings.burn_subtitles),

@@ -36,7 +36,7 @@ from records import JobRecords
 from retries import job_retry
 from settings import Settings
 from storage import Storage, build_storage
-from workers.jobs import current_production, given_settings, use_settings
+from workers.jobs import current_production, entering_work_horse, given_settings, use_settings
 from workers.recovery import die_with_parent_after_fork, recover_if_due
 from workers.warm import start_ending_preparer, warm_start
 
@@ -59,6 +59,10 @@ class VideoWorker(Worker):
         self._given_back_job_id: str | None = None
         self._storage: Storage | None = None
 
+    def main_work_horse(self, job: Job, queue: Queue) -> None:
+        entering_work_horse()
+        super().main_work_horse(job, queue)
+
     # --- failures and the dead-letter queue ---
 
     def handle_job_failure(
@@ -68,7 +72,8 @@ class VideoWorker(Worker):
             self._give_back(job, queue)
             return
         if exc_string.startswith('Work-horse terminated unexpectedly'):
-            note_crash(self.connection, job.id, exc_string.strip().rstrip(';'))
+            dispatched_at = self.execution.created_at.timestamp() if self.execution else None
+            note_crash(self.connection, job.id, exc_string.strip().rstrip(';'), dispatched_at=dispatched_at)
         super().handle_job_failure(job, queue, started_job_registry=started_job_registry, exc_string=exc_string)
         if job.get_status(refresh=True) == JobStatus.FAILED:
             DeadLetterQueue(self.connection).sweep(queue.name)
@@ -94,7 +99,8 @@ class VideoWorker(Worker):
                 continue  # delivery jobs hold no video lock: RQ's own registries look after them
             try:
                 recover_if_due(self.connection, queue, owner=self.name,
-                               heartbeat_seconds=self.settings.lock_heartbeat_seconds)  # fmt: skip
+                               heartbeat_seconds=self.settings.lock_heartbeat_seconds,
+                               monitoring_seconds=self.settings.job_monitoring_interval_seconds)  # fmt: skip
             except RedisError:
                 log.exception(events.RECOVERY_FAILED)  # the next heartbeat tries again
 
@@ -159,11 +165,16 @@ class VideoWorker(Worker):
 
     def _give_back(self, job: Job, queue: Queue) -> None:
         """Requeue an interrupted job at the front, uncounted; its checkpoints stay."""
+        records = JobRecords(self.connection)
+        # A horse stopped before its attempt started (waiting for the lock, say) holds no lock
+        # and counted no attempt: the lock is another holder's, and there is nothing to give back.
+        started = self.execution is None or records.attempt_started_since(job.id, self.execution.created_at.timestamp())
         with self.connection.pipeline() as pipe:
             self.cleanup_execution(job, pipeline=pipe)
             pipe.execute()
-        force_release(self.connection, job.id)  # its holder, our horse, is dead
-        JobRecords(self.connection).give_back_attempt(job.id, 'worker shutting down')
+        if started:
+            force_release(self.connection, job.id)  # its holder, our horse, is dead
+        records.give_back_attempt(job.id, 'worker shutting down', counted=started)
         queue.enqueue_job(job, at_front=True)
         self._given_back_job_id = None
         log.warning(events.JOB_REQUEUED, extra={'video_id': job.id, 'reason': 'shutdown'})
