@@ -54,17 +54,26 @@ def alive(pid: int) -> bool:
     return state != 'Z'
 
 
+def _enqueue(conn: Redis, o: Order) -> None:
+    """An order with three attempts and no delay between them, as these tests recover it."""
+    enqueue_order(conn, o, queue_name=QUEUE, job_timeout=300, retry=job_retry(3, [0]))
+
+
+def _wait_in_compose(conn: Redis, o: Order) -> None:
+    wait_for(lambda: in_stage(conn, o.video_id, 'compose'), 60, 0.01, 'the compose stage')
+
+
 def test_a_crashed_job_goes_to_the_front_and_is_picked_up_within_the_bound(
     redis_conn: Redis, worker_env: dict[str, str], tmp_path: Path
 ) -> None:
     env = {**worker_env, **FAST_RECOVERY}
     crashed = order('Sofía')
-    enqueue_order(redis_conn, crashed, queue_name=QUEUE, job_timeout=300, retry=job_retry(3, [0]))
+    _enqueue(redis_conn, crashed)
     first = start_worker(env, log=tmp_path / 'first.log')
-    wait_for(lambda: in_stage(redis_conn, crashed.video_id, 'compose'), 60, 0.01, 'the compose stage')
+    _wait_in_compose(redis_conn, crashed)
     backlog = [order(name) for name in ('Ana', 'Luis', 'Marta')]
     for o in backlog:
-        enqueue_order(redis_conn, o, queue_name=QUEUE, job_timeout=300, retry=job_retry(3, [0]))
+        _enqueue(redis_conn, o)
     kill_hard(first)
     killed_at = time.time()
 
@@ -91,9 +100,9 @@ def test_work_horse_and_scheduler_die_with_their_worker(
 ) -> None:
     env = {**worker_env, **FAST_RECOVERY}
     o = order('Pablo')
-    enqueue_order(redis_conn, o, queue_name=QUEUE, job_timeout=300, retry=job_retry(3, [0]))
+    _enqueue(redis_conn, o)
     worker = start_worker(env, log=tmp_path / 'w.log')
-    wait_for(lambda: in_stage(redis_conn, o.video_id, 'compose'), 60, 0.01, 'the compose stage')
+    _wait_in_compose(redis_conn, o)
     orphans = wait_for(lambda: children(worker.pid) if len(children(worker.pid)) >= 2 else [], 30, 0.05,
                        'the work horse and the scheduler')  # fmt: skip
     try:
@@ -117,10 +126,10 @@ def test_a_live_job_whose_lock_renewal_is_starved_is_not_taken_and_runs_once(
 ) -> None:
     env = {**worker_env, **FAST_RECOVERY}
     o = order('Inés')
-    enqueue_order(redis_conn, o, queue_name=QUEUE, job_timeout=300, retry=job_retry(3, [0]))
+    _enqueue(redis_conn, o)
     worker = start_worker(env, log=tmp_path / 'w.log')
     try:
-        wait_for(lambda: in_stage(redis_conn, o.video_id, 'compose'), 60, 0.01, 'the compose stage')
+        _wait_in_compose(redis_conn, o)
         horse = wait_for(lambda: horse_of(worker.pid) or 0, 30, 0.01, 'the work horse')
         # The horse stops, renewal thread and all (as a starved process would): its lock's liveness lapses.
         os.kill(horse, signal.SIGSTOP)
@@ -152,7 +161,7 @@ def test_a_live_job_whose_lock_renewal_is_starved_is_not_taken_and_runs_once(
 def test_a_job_is_taken_only_when_horse_and_worker_are_silent_and_a_later_sweep_agrees(redis_conn: Redis) -> None:
     # After a Redis outage every horse and worker is silent at once; they beat again within a heartbeat.
     o = order('Leo')
-    enqueue_order(redis_conn, o, queue_name=QUEUE, job_timeout=300, retry=job_retry(3, [0]))
+    _enqueue(redis_conn, o)
     queue = Queue(QUEUE, connection=redis_conn)
     job = Job.fetch(o.video_id, connection=redis_conn)
     queue.remove(job)
@@ -199,7 +208,7 @@ def test_a_worker_lost_before_its_job_started_has_that_attempt_counted_and_liste
 ) -> None:
     env = {**worker_env, **FAST_RECOVERY}
     o = order('Bruno')
-    enqueue_order(redis_conn, o, queue_name=QUEUE, job_timeout=300, retry=job_retry(3, [0]))
+    _enqueue(redis_conn, o)
     started = Queue(QUEUE, connection=redis_conn).started_job_registry
     # A live holder of the video's lock keeps the horse waiting before its attempt can start.
     held = VideoLock(redis_conn, o.video_id, ttl_seconds=600, heartbeat_seconds=1)
@@ -228,11 +237,11 @@ def test_a_horse_taken_for_dead_that_wakes_up_leaves_the_job_to_its_new_holder(
 ) -> None:
     env = {**worker_env, **FAST_RECOVERY}
     o = order('Olga')
-    enqueue_order(redis_conn, o, queue_name=QUEUE, job_timeout=300, retry=job_retry(3, [0]))
+    _enqueue(redis_conn, o)
     first = start_worker(env, log=tmp_path / 'first.log')
     second = None
     try:
-        wait_for(lambda: in_stage(redis_conn, o.video_id, 'compose'), 60, 0.01, 'the compose stage')
+        _wait_in_compose(redis_conn, o)
         horse = wait_for(lambda: horse_of(first.pid) or 0, 30, 0.01, 'the work horse')
         # The whole worker pauses (a frozen host): horse and worker both silent, so it is taken for dead.
         os.kill(first.pid, signal.SIGSTOP)
