@@ -189,7 +189,9 @@ def send_webhook(video_id: str, event: str, url: str, payload: dict[str, object]
         log.error(events.WEBHOOK_GAVE_UP, extra={**extra, 'error': str(exc)})
         return 'refused'
     message_id = event_id(video_id, event)
-    body, headers = signed_request(secret, message_id, {'type': event, 'timestamp': _now_iso(), 'data': payload})
+    # When the event happened (its job was made), not this attempt: every retry sends the same body.
+    occurred = _iso(job.created_at)
+    body, headers = signed_request(secret, message_id, {'type': event, 'timestamp': occurred, 'data': payload})
     try:
         status = post(url, body, headers, settings.webhook_timeout_seconds)
         outcome = 'delivered' if 200 <= status < 300 else f'http {status}'
@@ -213,8 +215,12 @@ class RetryWebhook(Exception):
     """Not delivered: RQ tries again after the next delay."""
 
 
-def _now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec='seconds').replace('+00:00', 'Z')
+def _iso(at: datetime | None) -> str:
+    if at is None:
+        at = datetime.now(UTC)
+    elif at.tzinfo is None:  # RQ keeps its times in UTC
+        at = at.replace(tzinfo=UTC)
+    return at.astimezone(UTC).isoformat(timespec='seconds').replace('+00:00', 'Z')
 
 
 def video_payload(settings: Settings, record: JobRecord, event: str) -> dict[str, object]:
