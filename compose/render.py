@@ -17,7 +17,7 @@ from typing import Literal
 
 import events
 from chain.strategies import SantaSegment
-from compose import single_pass, template_render
+from compose import loudness, single_pass, template_render
 from compose.assets import AssetSet
 from compose.name_card import NameCard, name_card_file
 from compose.parts import Deadline
@@ -114,7 +114,7 @@ def _render(
             _render_single_pass(assets, segment, santa_video, timeline, spec, out, deadline, card)
     except (CommandTimeout, TimeoutError) as exc:
         raise CompositionTimeout(str(exc)) from exc
-    except (CommandError, TemplateError) as exc:
+    except (CommandError, TemplateError, loudness.LoudnessError) as exc:
         raise CompositionError(str(exc)) from exc
 
 
@@ -137,6 +137,7 @@ def _render_single_pass(
         timeline=timeline,
         spec=spec,
         out=out,
+        speech_level=loudness.measure(segment.speech.path, timeout=deadline.remaining()),
         name_card=card,
     )
     run(args, timeout=deadline.remaining())

@@ -14,6 +14,7 @@ import ffmpeg
 
 from compose.frame_plan import frames
 from compose.framing import framed
+from compose.loudness import SpeechLevel, leveled
 from compose.name_card import NameCard, card_start, drawn
 from compose.spec import RenderSpec
 from compose.timeline import Timeline
@@ -30,6 +31,7 @@ def build_command(
     timeline: Timeline,
     spec: RenderSpec,
     out: Path,
+    speech_level: SpeechLevel,
     name_card: NameCard | None = None,
 ) -> list[str]:
     """The ffmpeg argument list that renders the whole timeline into `out`."""
@@ -52,7 +54,14 @@ def build_command(
     )
 
     audio = audio_mix(
-        intro=intro, intro_in=intro_in, speech=speech, outro=outro, outro_in=outro_in, timeline=timeline, spec=spec
+        intro=intro,
+        intro_in=intro_in,
+        speech=speech,
+        outro=outro,
+        outro_in=outro_in,
+        timeline=timeline,
+        spec=spec,
+        speech_level=speech_level,
     )
     output = ffmpeg.output(
         video,
@@ -77,8 +86,10 @@ def audio_mix(
     outro_in: Any,
     timeline: Timeline,
     spec: RenderSpec,
+    speech_level: SpeechLevel,
 ) -> Any:
-    """The whole soundtrack: intro fading out, the speech at full level from santa_start, outro fading in.
+    """The whole soundtrack: intro fading out, the speech from santa_start (at the target loudness,
+    compose.loudness), outro fading in.
 
     Shared with the template renderer, which encodes the same soundtrack per order.
     """
@@ -89,10 +100,9 @@ def audio_mix(
     intro_a = _bed(intro, intro_in, silence[0], spec, timeline.intro).filter(
         'afade', t='out', st=timeline.intro - timeline.intro_overlap, d=timeline.intro_overlap
     )
-    speech_a = _stereo(
-        ffmpeg.input(str(speech)).audio.filter('loudnorm', I=spec.loudness_lufs, TP=spec.true_peak_db, LRA=11),
-        spec,
-    ).filter('adelay', delays=f'{round(timeline.santa_start * 1000)}', all=1)
+    speech_a = _stereo(leveled(ffmpeg.input(str(speech)).audio, speech_level, spec), spec).filter(
+        'adelay', delays=f'{round(timeline.santa_start * 1000)}', all=1
+    )
     outro_a = (
         _bed(outro, outro_in, silence[1], spec, timeline.outro)
         .filter('afade', t='in', st=0, d=timeline.outro_overlap)

@@ -41,6 +41,7 @@ class RenderSpec:
         return {
             'c:a': persona.OUTPUT.audio_codec,
             'aac_coder': persona.OUTPUT.aac_coder,
+            'aac_ms': int(persona.OUTPUT.aac_mid_side),
             'b:a': self.audio_bitrate,
             'ar': self.sample_rate,
             'ac': 2,

@@ -39,7 +39,7 @@ from typing import Any
 import ffmpeg
 
 import events
-from compose import single_pass
+from compose import loudness, single_pass
 from compose.assets import AssetSet
 from compose.frame_plan import FramePlan, plan_frames, seconds_text
 from compose.name_card import NameCard, drawn
@@ -373,6 +373,7 @@ def _encode_audio(order: Order, out: Path, deadline: Deadline) -> None:
         outro_in=ffmpeg.input(str(assets.outro.path), vn=None),
         timeline=timeline,
         spec=spec,
+        speech_level=loudness.measure(order.speech, timeout=deadline.remaining()),
     )
     output = ffmpeg.output(audio, str(out), f='mp4', t=timeline.total, **spec.audio_codec_args())
     run(output.global_args('-hide_banner', '-nostdin', '-v', 'error').compile(overwrite_output=True),
