@@ -182,12 +182,13 @@ _PSY_RD_PRESETS = frozenset({'fast', 'medium', 'slow', 'slower', 'veryslow', 'pl
 
 def quick_x264_params(spec: RenderSpec) -> str:
     """X264_PARAMS with a fraction of x264's analysis, for the one second every order encodes
-    (the name card): the dia motion search, subme 1, no trellis, a 10-frame lookahead. The
-    preset's reference frames, B-frames and transforms stay, and the chroma offset psy-RD
-    would have applied is set by hand, so the SPS/PPS are the preset's and the part still
-    joins the others by stream copy (the renderer checks it, and tests/test_name_card.py
-    checks it for every preset)."""
-    params = f'{X264_PARAMS}:me=dia:subme=1:trellis=0:rc-lookahead=10'
+    (the name card): fullpel dia motion search, no partitions below 16x16, fixed B-frames, no
+    trellis, a 10-frame lookahead, one thread (30 frames are too few for x264's threads to pay
+    for themselves: ~40% of its CPU went to them). The preset's reference frames, B-frame
+    count and transforms stay, and the chroma offset psy-RD would have applied is set by hand,
+    so the SPS/PPS are the preset's and the part still joins the others by stream copy (the
+    renderer checks it, and tests/test_name_card.py checks it for every preset)."""
+    params = f'{X264_PARAMS}:me=dia:subme=0:partitions=none:b-adapt=0:trellis=0:rc-lookahead=10:threads=1'
     if spec.preset in _PSY_RD_PRESETS:
         params += ':chroma-qp-offset=-2'
     return params
