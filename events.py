@@ -93,6 +93,7 @@ PREVIEW_FAILED = 'preview.failed'
 PREVIEW_RATE_LIMITED = 'preview.rate_limited'
 EXTRAS_MADE = 'extras.made'
 EXTRAS_FAILED = 'extras.failed'
+EXTRAS_POSTER_NOT_KEPT = 'extras.poster_not_kept'
 # Warm start and endings prepared ahead of need (issue 16)
 WORKER_WARMING = 'worker.warming'
 WORKER_WARM = 'worker.warm'

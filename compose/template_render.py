@@ -26,10 +26,8 @@ from __future__ import annotations
 
 import itertools
 import logging
-import os
 import shutil
 import tempfile
-import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -59,6 +57,7 @@ from compose.spec import RenderSpec
 from compose.templates import Template, TemplateError, avc_config, prepare_template
 from compose.templates import frame_count as count_frames
 from compose.timeline import Timeline
+from utils.files import copy_into_place
 from utils.probe import MediaInfo
 from utils.proc import run
 
@@ -173,15 +172,10 @@ def _is_part(path: Path, frame_count: int, avc: bytes) -> bool:
 
 
 def _keep(encoded: Path, kept: Path) -> None:
-    # Copied, then renamed into place: a reader sees a whole ending or none; racing workers
-    # write the same frames, and the last rename wins.
-    kept.parent.mkdir(exist_ok=True)
-    partial = kept.with_name(f'.{kept.name}-{uuid.uuid4().hex}')
+    # Racing workers write the same frames: whichever lands last is kept.
     try:
-        shutil.copyfile(encoded, partial)
-        os.replace(partial, kept)
+        copy_into_place(encoded, kept)
     except OSError as exc:
-        partial.unlink(missing_ok=True)
         log.warning(events.TEMPLATE_ENDING_NOT_KEPT, extra={'path': str(kept), 'error': str(exc)})
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import shutil
 from pathlib import Path
 
 import ffmpeg
@@ -24,11 +25,13 @@ import events
 import papa_noel_config as persona
 from chain import SantaSegment
 from compose import AssetSet, CompositionError, RenderOptions, RenderSpec, compose_video
+from compose.posters import kept_poster
 from orders import build_script
 from orders.model import Order
 from records import record_key
 from storage import Storage
 from subtitles.cues import SubtitleError, subtitles_for
+from utils.files import copy_into_place
 from utils.probe import MediaError, MediaInfo, probe
 from utils.proc import CommandError, run
 
@@ -98,7 +101,12 @@ def produce_extras(
             files[name] = burn_subtitles(files[name], subtitles, format_spec(spec, video_format))
     # The video lasts at least until the speech ends: a poster time within the speech needs no probe.
     into_santa = min(persona.POSTER_SECONDS_INTO_SANTA, max(0.0, segment.speech.duration - 0.1))
-    files[POSTER] = make_poster(first_video, santa_start + into_santa, workdir / POSTER)
+    at = santa_start + into_santa
+    kept = None
+    if render.mode == 'template' and not options.burn_subtitles:
+        kept = kept_poster(assets, segment, format_spec(spec, order.formats[0]), render.template_cache_dir, at,
+                           width=persona.POSTER_WIDTH, timeout=compose_timeout)  # fmt: skip
+    files[POSTER] = make_poster(first_video, at, workdir / POSTER, kept=kept)
     log.info(events.EXTRAS_MADE, extra={'extras': sorted(files)})
     return first_video, files
 
@@ -116,14 +124,26 @@ def make_subtitles(
         return None
 
 
-def make_poster(video: Path, at_seconds: float, out: Path) -> Path:
-    """A JPEG of the frame at `at_seconds` (within the video), POSTER_WIDTH wide."""
+def make_poster(video: Path, at_seconds: float, out: Path, *, kept: Path | None = None) -> Path:
+    """A JPEG of the frame at `at_seconds` (within the video), POSTER_WIDTH wide.
+
+    `kept`: where the same poster is kept for other orders (compose.posters): copied from there
+    when it is, kept there once made when it is not.
+    """
+    if kept is not None and kept.is_file() and kept.stat().st_size:
+        shutil.copyfile(kept, out)
+        return out
     at = max(0.0, at_seconds)
     stream = ffmpeg.input(str(video), ss=f'{at:.3f}').video.filter('scale', persona.POSTER_WIDTH, -2, flags='lanczos')
     output = ffmpeg.output(stream, str(out), vframes=1, **{'q:v': persona.POSTER_JPEG_QUALITY}, f='image2')
     _run(output.global_args('-hide_banner', '-nostdin', '-v', 'error').compile(overwrite_output=True))
     if not out.is_file() or out.stat().st_size == 0:
         raise CompositionError(f'{video.name}: no poster frame at {at:.2f} s')
+    if kept is not None:
+        try:
+            copy_into_place(out, kept)
+        except OSError as exc:
+            log.warning(events.EXTRAS_POSTER_NOT_KEPT, extra={'path': str(kept), 'error': str(exc)})
     return out
 
 
