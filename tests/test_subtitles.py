@@ -4,6 +4,8 @@ alignment), written as typed, lines of at most 42 characters, at most 2 lines a 
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,7 @@ import webvtt
 from orders import build_script, parse_order
 from providers.base import CharacterTiming, Speech
 from providers.espeak_tts import EspeakTTS
-from subtitles.cues import silences, spoken_words, subtitles_for
+from subtitles.cues import detected_silences, pcm_silences, silences, spoken_words, subtitles_for
 from utils.proc import run
 
 BASE: dict[str, Any] = {'parent_email': 'mama@example.com', 'consent': True}
@@ -39,8 +41,8 @@ def test_espeak_word_timings_follow_the_audio(language: str, tmp_path: Path) -> 
     heard = [t for t in tokens if any(w[0] < t.end() and w[1] > t.start() for w in words)]
     assert len(heard) >= 0.9 * len(tokens)
     assert starts == sorted(starts)
-    pauses = silences(speech.path)
-    # Independent evidence, the audio's energy: after every real pause, the next word starts
+    pauses = detected_silences(speech.path)
+    # Independent evidence, the audio's energy (FFmpeg's silencedetect): after every real pause, the next word starts
     # as the voice comes back; no word starts in the middle of a pause.
     onsets = [end for start, end in pauses if end - start >= 0.2 and end < speech.duration - 0.05]
     assert len(onsets) >= 5
@@ -98,3 +100,38 @@ def test_elevenlabs_character_alignment_times_the_written_name(tmp_path: Path) -
     at = spoken.index('Hello, Chabi!')
     assert webvtt_seconds(hello.start) == pytest.approx(at * 0.05, abs=0.002)
     assert webvtt_seconds(hello.end) == pytest.approx((at + len('Hello, Chabi!')) * 0.05, abs=0.002)
+
+
+@pytest.mark.parametrize('language', ['es', 'en'])
+def test_pauses_read_from_the_samples_are_those_silencedetect_finds(language: str, tmp_path: Path) -> None:
+    speech = EspeakTTS().synthesize(build_script(order(language=language)).spoken, language, tmp_path)
+    ours, ffmpegs = pcm_silences(speech.path), detected_silences(speech.path)
+    assert ours is not None and len(ours) == len(ffmpegs) >= 5
+    for (start, end), (their_start, their_end) in zip(ours, ffmpegs, strict=True):
+        assert abs(start - their_start) <= 0.005 and (end == their_end or abs(end - their_end) <= 0.005)
+    assert silences(speech.path) == ours
+    not_pcm = tmp_path / 'speech.m4a'
+    run(['ffmpeg', '-v', 'error', '-i', str(speech.path), '-c:a', 'aac', str(not_pcm)], timeout=60)
+    assert pcm_silences(not_pcm) is None and silences(not_pcm) == detected_silences(not_pcm)
+
+
+def test_a_fresh_process_times_its_first_speech_itself_and_any_later_one_in_a_child(tmp_path: Path) -> None:
+    """A work horse synthesizes its one script's word timings without starting Python again."""
+    script = f"""
+import sys; sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})
+from subtitles import espeak_words
+from utils import proc
+children = []
+real_run = proc.run
+def counting_run(args, **kw):
+    children.append(args[0]); return real_run(args, **kw)
+espeak_words.run = counting_run
+first = espeak_words.word_timings('Hola Sofía, feliz Navidad.', 'es')
+assert children == [], children
+second = espeak_words.word_timings('Hola Sofía, feliz Navidad.', 'es')
+assert children == [sys.executable], children
+assert first == second, (first, second)
+print('ok')
+"""
+    out = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == 'ok', out.stderr
