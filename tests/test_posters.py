@@ -12,6 +12,7 @@ from compose.posters import kept_poster
 from pipeline.extras import make_poster
 from providers.fake import FakeTalkingVideo, FakeTTS
 
+
 def ssim(a: Path, b: Path) -> float:
     proc = subprocess.run(['ffmpeg', '-hide_banner', '-i', str(a), '-i', str(b), '-lavfi', 'ssim', '-f', 'null', '-'],
                           capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
