@@ -38,6 +38,7 @@ import argparse
 import contextlib
 import os
 import random
+import resource
 import shutil
 import socket
 import statistics
@@ -123,6 +124,11 @@ def main() -> int:
     redis_proc = None
     try:
         print(f'machine: {os.cpu_count()} cores, load average {_load()}', flush=True)
+        print(
+            f'machine speed: {_reference_seconds():.3f} CPU-s for the reference encode (30 frames of testsrc2, '
+            f'{WIDTH}x{HEIGHT}, x264 medium, one thread; best of 3): figures scale with it',
+            flush=True,
+        )
         assets = work / 'assets'
         render_placeholders(assets, width=WIDTH, height=HEIGHT, fps=FPS)
         redis_proc, url = _start_redis(work)
@@ -592,6 +598,20 @@ def _pct(values: list[float], pct: float) -> float:
     if len(values) == 1:
         return values[0]
     return statistics.quantiles(values, n=100, method='inclusive')[int(pct) - 1]
+
+
+def _reference_seconds() -> float:
+    # The same work on every machine, so runs on different machines can be compared.
+    source = f'testsrc2=s={WIDTH}x{HEIGHT}:r={FPS}'
+    command = ['ffmpeg', '-v', 'error', '-nostdin', '-f', 'lavfi', '-i', source, '-frames:v', '30',
+               '-c:v', 'libx264', '-preset', 'medium', '-threads', '1', '-f', 'null', '-']  # fmt: skip
+    best = float('inf')
+    for _ in range(3):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        subprocess.run(command, check=True, timeout=300)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        best = min(best, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return best
 
 
 def _load() -> str:
