@@ -35,7 +35,7 @@ from compose.frame_plan import plan_frames
 from compose.parts import encode_command
 from compose.spec import RenderSpec
 from compose.templates import Template
-from compose.timeline import Timeline
+from compose.timeline import Timeline, order_timeline
 from utils.proc import _die_with_parent
 
 log = logging.getLogger(__name__)
@@ -78,8 +78,7 @@ def planned_endings(template: Template, assets: AssetSet, spec: RenderSpec) -> l
     for step in range(steps):
         speech = (first_frame + step / STEPS_PER_FRAME) / fps + spec.outro_overlap
         try:
-            timeline = Timeline(intro=assets.intro.duration, speech=round(speech, 6), outro=assets.outro.duration,
-                                intro_overlap=spec.intro_overlap, outro_overlap=spec.outro_overlap)  # fmt: skip
+            timeline = order_timeline(assets, round(speech, 6), spec)
             plan = plan_frames(timeline, fps)
             template_render._check_cuts(template, plan)
         except (ValueError, template_render.TemplateUnusable):

@@ -17,7 +17,7 @@ from compose.frame_plan import plan_frames
 from compose.parts import Deadline
 from compose.spec import RenderSpec
 from compose.templates import TemplateError, prepare_template
-from compose.timeline import Timeline
+from compose.timeline import order_timeline
 
 # Inside a template's directory.
 POSTERS_DIR = 'posters'
@@ -32,9 +32,7 @@ def kept_poster(
     does not loop exactly)."""
     if not segment.loop_video:
         return None
-    timeline = Timeline(intro=assets.intro.duration, speech=segment.speech.duration, outro=assets.outro.duration,
-                        intro_overlap=spec.intro_overlap, outro_overlap=spec.outro_overlap)  # fmt: skip
-    plan = plan_frames(timeline, spec.fps)
+    plan = plan_frames(order_timeline(assets, segment.speech.duration, spec), spec.fps)
     frame = round(at_seconds * spec.fps) - plan.santa_start  # the Santa footage's frame
     if frame < plan.intro_blend or frame >= plan.outro_start - plan.santa_start:
         return None

@@ -23,7 +23,7 @@ from compose.name_card import NameCard, name_card_file
 from compose.parts import Deadline
 from compose.spec import RenderSpec
 from compose.templates import TemplateError
-from compose.timeline import Timeline
+from compose.timeline import Timeline, order_timeline
 from utils import mp4
 from utils.mp4 import MovieSummary
 from utils.probe import MediaError, MediaInfo, probe
@@ -68,13 +68,7 @@ def compose_video(
     name_card: str | None = None,
 ) -> Path:
     """Compose `out`; `name_card` is the text drawn over the intro's end (the name as typed), or None."""
-    timeline = Timeline(
-        intro=assets.intro.duration,
-        speech=segment.speech.duration,
-        outro=assets.outro.duration,
-        intro_overlap=spec.intro_overlap,
-        outro_overlap=spec.outro_overlap,
-    )
+    timeline = order_timeline(assets, segment.speech.duration, spec)
     santa_video = assets.santa_base if segment.loop_video else _probe(segment.video)
     deadline = Deadline.after(timeout)
     with ExitStack() as stack:

@@ -13,6 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from compose.assets import AssetSet
+from compose.spec import RenderSpec
+
 
 @dataclass(frozen=True)
 class Timeline:
@@ -41,3 +44,9 @@ class Timeline:
     @property
     def total(self) -> float:
         return self.outro_start + self.outro
+
+
+def order_timeline(assets: AssetSet, speech_seconds: float, spec: RenderSpec) -> Timeline:
+    """The timeline of an order whose speech lasts `speech_seconds`, on these assets, with the spec's crossfades."""
+    return Timeline(intro=assets.intro.duration, speech=speech_seconds, outro=assets.outro.duration,
+                    intro_overlap=spec.intro_overlap, outro_overlap=spec.outro_overlap)  # fmt: skip

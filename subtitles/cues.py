@@ -2,8 +2,8 @@
 
 Timings come from the TTS: ElevenLabs answers each character's start and end; for espeak-ng
 they are espeak-ng's own word events (subtitles.espeak_words). Words end where the speech
-falls silent (the speech's own samples, as silencedetect reads them), not where the next clause starts. The text shown
-is the written script (the name as typed), timed by where its pieces are in the spoken one
+falls silent (read from its samples, as silencedetect would), not where the next clause
+starts. The text shown is the written script (the name as typed), timed by where its pieces are in the spoken one
 (the name's respelling). Lines hold at most 42 characters, cues at most 2 lines, and a cue
 never runs across the end of a sentence. The file is written by webvtt-py.
 """

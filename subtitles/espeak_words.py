@@ -107,9 +107,10 @@ def word_timings(text: str, language: str, voice: persona.EspeakVoice = persona.
 
 
 def _claim_fresh_process() -> bool:
-    """True once, for the first caller in a process that has never loaded the library."""
+    """True once, for the first caller in a process that has never loaded the library (only
+    _in_process loads it, and a forked child inherits the parent's claim)."""
     with _lock:
-        if _library or _claimed:
+        if _claimed:
             return False
         _claimed.append(True)
         return True
