@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from chain import SantaSegment
-from compose import RenderSpec, compose_video, load_assets
+from compose import RenderSpec, compose_video, load_assets, loudness
 from compose.loudness import SpeechLevel
 from providers.base import Speech
 from providers.espeak_tts import EspeakTTS
@@ -62,3 +62,33 @@ def test_silence_and_an_unmeasured_level_get_no_gain_and_a_gain_is_bounded() -> 
     assert SpeechLevel(integrated_lufs=float('-inf'), sample_peak=0.0).gain_db(SPEC) == 0.0
     assert SpeechLevel(integrated_lufs=-60.0, sample_peak=0.01).gain_db(SPEC) == 24.0
     assert SpeechLevel(integrated_lufs=-20.0, sample_peak=0.9).gain_db(SPEC) == pytest.approx(4.0)
+
+
+def test_a_pcm_wav_is_measured_in_this_process_as_ebur128_measures_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    speech = EspeakTTS().synthesize(SCRIPT, 'es', tmp_path).path  # 16-bit mono PCM
+    stereo = tmp_path / 'stereo.wav'
+    subprocess.run(['ffmpeg', '-v', 'error', '-i', str(speech), '-af', 'volume=-9dB', '-ac', '2', '-ar', '48000',
+                    str(stereo)], check=True, timeout=60)  # fmt: skip
+    for path in (speech, stereo):
+        by_ffmpeg = loudness.measured_by_ffmpeg(path, timeout=60)
+        with monkeypatch.context() as patched:
+            patched.setattr(loudness, 'run', _no_ffmpeg)
+            here = loudness.measure(path, timeout=60)
+        assert abs(here.integrated_lufs - by_ffmpeg.integrated_lufs) <= 0.2, (path.name, here, by_ffmpeg)
+        assert here.sample_peak == pytest.approx(by_ffmpeg.sample_peak, abs=0.002), (path.name, here, by_ffmpeg)
+
+
+def test_anything_but_16_bit_pcm_and_a_clip_too_short_to_gate_go_to_ffmpeg(tmp_path: Path) -> None:
+    speech = EspeakTTS().synthesize(SCRIPT, 'es', tmp_path).path
+    others = {'speech.mp3': ['-c:a', 'libmp3lame'], '8-bit.wav': ['-c:a', 'pcm_u8'], 'short.wav': ['-t', '0.3']}
+    for name, args in others.items():
+        subprocess.run(['ffmpeg', '-v', 'error', '-i', str(speech), *args, str(tmp_path / name)], check=True,
+                       timeout=60)  # fmt: skip
+        assert loudness.pcm_level(tmp_path / name) is None, name
+        assert loudness.measure(tmp_path / name, timeout=60) == loudness.measured_by_ffmpeg(tmp_path / name, timeout=60)
+
+
+def _no_ffmpeg(*args: object, **kwargs: object) -> bytes:
+    raise AssertionError('FFmpeg was run to measure a PCM WAV')

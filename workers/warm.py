@@ -33,7 +33,7 @@ from redis import Redis, RedisError
 from rq import Queue
 
 import events
-from compose import AssetError
+from compose import AssetError, loudness
 from compose.assets import AssetSet
 from compose.endings import prepare_endings
 from compose.parts import Deadline
@@ -66,6 +66,7 @@ def warm_start(conn: Redis, settings: Settings, *, burst: bool = False) -> Templ
     except AssetError as exc:
         log.error(events.WORKER_WARM_START_FAILED, extra={'error': str(exc)})
         return None
+    loudness.meter_library()  # imported here, before any horse is forked: each one measures its speech
     if production.render.mode != 'template':
         return None
     key = f'{WARMING_KEY_PREFIX}{socket.gethostname()}:{os.getpid()}'
