@@ -91,11 +91,16 @@ class Phase:
     name: str
     enqueued: dict[str, float] = field(default_factory=dict)  # video_id → created_at (record)
     completed: dict[str, float] = field(default_factory=dict)  # video_id → completed record's updated_at
+    started: dict[str, float] = field(default_factory=dict)  # video_id → its first stage's start (record)
     bad: dict[str, str] = field(default_factory=dict)  # video_id → why it doesn't count
     redis_commands: int = 0  # processed by Redis during the phase, all clients
 
     def latencies(self) -> list[float]:
         return sorted(self.completed[v] - self.enqueued[v] for v in self.completed if v not in self.bad)
+
+    def waits(self) -> list[float]:
+        """Enqueue → the first stage's start: the time an order waited for a worker."""
+        return sorted(self.started[v] - self.enqueued[v] for v in self.completed if v in self.started)
 
     def per_hour(self) -> float:
         good = [v for v in self.completed if v not in self.bad]
@@ -162,6 +167,8 @@ def main() -> int:
             print(f'{phase.name:<18} {len(lat)}/{len(phase.enqueued)} videos pass the spec, '
                   f'{phase.per_hour():7.0f} videos/hour, order→video p50 {_pct(lat, 50):.2f} s '
                   f'p95 {_pct(lat, 95):.2f} s max {max(lat, default=float("nan")):.2f} s')  # fmt: skip
+            waits = phase.waits()
+            print(f'{"":<18} of which waiting for a worker: p50 {_pct(waits, 50):.2f} s p95 {_pct(waits, 95):.2f} s')
             print(
                 f'{"":<18} Redis commands per video (workers, RQ included): '
                 f'{phase.redis_commands / max(len(phase.enqueued), 1):.0f}'
@@ -294,6 +301,8 @@ class Line:
                     phase.bad[video_id] = f'failed: {record.error}'
                     continue
                 phase.completed[video_id] = record.updated_at
+                if record.stages:
+                    phase.started[video_id] = min(times.started_at for times in record.stages.values())
                 problem = _spec_problem(Path(record.output))
                 if problem:
                     phase.bad[video_id] = problem
