@@ -8,10 +8,20 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 
 _PR_SET_PDEATHSIG = 1
 _libc = ctypes.CDLL(ctypes.util.find_library('c'), use_errno=True) if sys.platform == 'linux' else None
+# How much lower than this process's own priority each program it starts runs (nice), asked
+# at each start; None: the same.
+_child_niceness: Callable[[], int] | None = None
+
+
+def set_child_niceness(niceness: Callable[[], int] | None) -> None:
+    """From now on, `run` starts each program `niceness()` steps nicer than this process (None: as nice)."""
+    global _child_niceness
+    _child_niceness = niceness
 
 
 class CommandError(Exception):
@@ -45,7 +55,7 @@ def run(args: Sequence[str], *, timeout: float, stdin: bytes | None = None) -> b
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,  # so a timeout kills ffmpeg's children too
-            preexec_fn=_die_with_parent,
+            preexec_fn=partial(_in_child, _child_niceness() if _child_niceness is not None else 0),
         )
     except FileNotFoundError:
         raise CommandNotFound(args, 'not installed or not on PATH') from None
@@ -60,6 +70,12 @@ def run(args: Sequence[str], *, timeout: float, stdin: bytes | None = None) -> b
     if proc.returncode != 0:
         raise CommandFailed(args, proc.returncode, err.decode('utf-8', 'replace'))
     return out
+
+
+def _in_child(niceness: int) -> None:
+    _die_with_parent()
+    if niceness:
+        os.nice(niceness)
 
 
 def _die_with_parent() -> None:

@@ -23,6 +23,7 @@ from retries import ProviderRetryPolicy
 from settings import Settings
 from storage import build_storage
 from utils.imports import import_string
+from workers.arrival_order import running_order
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +123,9 @@ def process_video(video_id: str) -> str:
         return ''
     # A final failure is announced when the job reaches the dead-letter queue (deadletter/queue.py),
     # which also catches the failures this function never sees (a killed work horse).
-    location = produce_video(video_id, conn, current_production(), final_attempt=final_attempt)
+    # The order's arrival (a retry keeps it): earlier orders on this machine get the CPU first.
+    with running_order(job.created_at.timestamp()):
+        location = produce_video(video_id, conn, current_production(), final_attempt=final_attempt)
     if tombstone(conn, video_id):
         # Deleted while it was being made: what the render stored just now goes too.
         Forgetter(conn, current_production().storage, current_settings()).forget(video_id, reason='parent')
