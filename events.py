@@ -96,6 +96,8 @@ EXTRAS_FAILED = 'extras.failed'
 EXTRAS_POSTER_NOT_KEPT = 'extras.poster_not_kept'
 # Warm start and endings prepared ahead of need (issue 16)
 WORKER_WARMING = 'worker.warming'
+# The running-orders directory can't be written: this order's tools run at the horse's own priority.
+WORKER_ARRIVAL_ORDER_UNAVAILABLE = 'worker.arrival_order_unavailable'
 WORKER_WARM = 'worker.warm'
 WORKER_WARM_START_FAILED = 'worker.warm_start_failed'
 WORKER_ENDINGS_READY_AT_START = 'worker.endings_ready_at_start'

@@ -56,3 +56,10 @@ def test_two_orders_in_one_directory_each_see_the_other(tmp_path: Path) -> None:
     finally:
         other.communicate(b'', timeout=30)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_unwritable_directory_leaves_the_order_at_its_own_priority(tmp_path: Path) -> None:
+    blocked = tmp_path / 'a-file'
+    blocked.write_text('')
+    with running_order(200.0, blocked / 'running'):  # under a file: no directory can be made
+        assert tool_niceness() == 0

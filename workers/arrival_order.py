@@ -20,13 +20,17 @@ idle. Workers in other containers have their own directory and don't see each ot
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import events
 from utils.proc import set_child_niceness
+
+log = logging.getLogger(__name__)
 
 # CFS weights at nice 0 and 10 are 1024 and 110: the earlier order gets ~90% of a shared core.
 LATER_NICENESS = 10
@@ -40,9 +44,14 @@ def default_directory() -> Path:
 def running_order(arrived_at: float, directory: Path | None = None) -> Iterator[None]:
     """While inside, this process's tools yield the CPU to orders that arrived before `arrived_at`."""
     directory = directory or default_directory()
-    directory.mkdir(parents=True, exist_ok=True)
     entry = directory / f'{arrived_at:.6f}-{os.getpid()}'
-    entry.touch()
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        entry.touch()
+    except OSError as exc:  # a priority is a nicety: the order is made all the same
+        log.warning(events.WORKER_ARRIVAL_ORDER_UNAVAILABLE, extra={'path': str(directory), 'error': str(exc)})
+        yield
+        return
     set_child_niceness(lambda: LATER_NICENESS if earlier_order_running(directory, arrived_at) else 0)
     try:
         yield
