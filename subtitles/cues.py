@@ -10,14 +10,13 @@ never runs across the end of a sentence. The file is written by webvtt-py.
 
 from __future__ import annotations
 
-import array
 import difflib
 import re
-import sys
 import wave
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import webvtt
 
 from orders.script import Script
@@ -101,33 +100,27 @@ def pcm_silences(path: Path) -> list[tuple[float, float]] | None:
     from a 16-bit mono PCM WAV in this process to within a 64-sample step; None for another file.
 
     Not FFmpeg: its start costs ~0.1 CPU-s on our 2-core machine, more than the whole scan, and
-    this runs once per order. No audio library does only this without NumPy.
+    this runs once per order.
     """
     try:
         with wave.open(str(path), 'rb') as wav:
             if wav.getsampwidth() != 2 or wav.getnchannels() != 1:
                 return None
             rate = wav.getframerate()
-            samples = array.array('h', wav.readframes(wav.getnframes()))
+            raw = wav.readframes(wav.getnframes())
     except (OSError, EOFError, wave.Error):
         return None
-    if sys.byteorder == 'big':
-        samples.byteswap()  # WAV is little-endian
-    limit = 32768 * 10 ** (SILENCE_DB / 20)
+    samples = np.frombuffer(raw[: len(raw) - len(raw) % 2], dtype='<i2')  # WAV is little-endian
     step = _PCM_STEP
+    padded = np.zeros(-(-len(samples) // step) * step, dtype=np.int32)  # the last step padded with silence
+    padded[: len(samples)] = samples
+    quiet = np.abs(padded).reshape(-1, step).max(axis=1) < 32768 * 10 ** (SILENCE_DB / 20)
+    edges = np.diff(np.concatenate(([0], quiet.astype(np.int8), [0])))
     pauses: list[tuple[float, float]] = []
-    quiet_from: int | None = None
-    for at in range(0, len(samples), step):
-        chunk = samples[at : at + step]
-        quiet = max(chunk) < limit and -min(chunk) < limit
-        if quiet and quiet_from is None:
-            quiet_from = at
-        elif not quiet and quiet_from is not None:
-            if (at - quiet_from) / rate >= SILENCE_SECONDS:
-                pauses.append((quiet_from / rate, at / rate))
-            quiet_from = None
-    if quiet_from is not None and (len(samples) - quiet_from) / rate >= SILENCE_SECONDS:
-        pauses.append((quiet_from / rate, float('inf')))
+    for first, end in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True):
+        start, stop = int(first) * step, min(int(end) * step, len(samples))
+        if (stop - start) / rate >= SILENCE_SECONDS:
+            pauses.append((start / rate, float('inf') if stop == len(samples) else stop / rate))
     return pauses
 
 
