@@ -30,6 +30,9 @@ class AssetSet:
     intro: MediaInfo
     santa_base: MediaInfo
     outro: MediaInfo
+    #: The intro's and the outro's sound are the same in every channel (or have one, or none),
+    #: as found by a full decode: with a mono speech, the soundtrack is encoded mono (compose.render).
+    mono_beds: bool = False
 
 
 def asset_paths(assets_dir: Path) -> dict[str, Path]:
@@ -54,7 +57,8 @@ def load_assets(assets_dir: Path, *, decode: bool = True, verified_dir: Path | N
             problems.append(str(exc))
     if problems:
         raise AssetError('\n'.join(problems))
-    return AssetSet(**infos)
+    mono = decode and all(_sounds_mono(infos[role], verified_dir) for role in ('intro', 'outro'))
+    return AssetSet(**infos, mono_beds=mono)
 
 
 def _check(role: persona.AssetRole, path: Path, decode: bool, verified_dir: Path | None) -> MediaInfo:
@@ -86,6 +90,47 @@ def _check(role: persona.AssetRole, path: Path, decode: bool, verified_dir: Path
                 raise AssetError(f'{where}: does not decode cleanly ({exc})') from None
             _remember_decoded(digest, verified_dir)
     return info
+
+
+# --- whether a bed's channels all carry the same sound, remembered by content ---
+
+#: Largest difference between two channels, in full scale, still taken as the same sound:
+#: about -72 dBFS, under what the AAC encode itself changes.
+SAME_CHANNELS_TOLERANCE = 2**-12
+_MONO_SUFFIX = '.mono'
+_mono: dict[str, bool] = {}
+
+
+def _sounds_mono(info: MediaInfo, verified_dir: Path | None) -> bool:
+    if not info.has_audio or info.audio_channels == 1:
+        return True
+    digest = content_hash(info.path)
+    if digest in _mono:
+        return _mono[digest]
+    marker = verified_dir / (digest + _MONO_SUFFIX) if verified_dir is not None else None
+    if marker is not None and marker.is_file():
+        _mono[digest] = marker.read_text() == 'yes'
+        return _mono[digest]
+    _mono[digest] = _same_channels(info)
+    if marker is not None:
+        with contextlib.suppress(OSError):  # unwritable: the next process decodes it again
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.write_text('yes' if _mono[digest] else 'no')
+    return _mono[digest]
+
+
+def _same_channels(info: MediaInfo) -> bool:
+    import numpy as np  # on first use: the web app and the CLI never need it
+
+    try:
+        raw = run(['ffmpeg', '-v', 'error', '-i', str(info.path), '-map', '0:a:0', '-f', 's16le', '-c:a', 'pcm_s16le',
+                   '-'], timeout=DECODE_TIMEOUT_SECONDS)  # fmt: skip
+    except CommandError:
+        return False  # stereo, as always: the full decode names what is wrong with the file
+    channels = info.audio_channels or 2
+    samples = np.frombuffer(raw[: len(raw) - len(raw) % (2 * channels)], dtype='<i2').reshape(-1, channels)
+    spread = np.abs(samples.astype(np.int32) - samples[:, :1]).max(initial=0)
+    return bool(spread <= SAME_CHANNELS_TOLERANCE * 32768)
 
 
 # --- full decodes, remembered by content ---

@@ -100,7 +100,7 @@ def audio_mix(
     intro_a = _bed(intro, intro_in, silence[0], spec, timeline.intro).filter(
         'afade', t='out', st=timeline.intro - timeline.intro_overlap, d=timeline.intro_overlap
     )
-    speech_a = _stereo(leveled(ffmpeg.input(str(speech)).audio, speech_level, spec), spec).filter(
+    speech_a = _in_layout(leveled(ffmpeg.input(str(speech)).audio, speech_level, spec), spec, one_channel=True).filter(
         'adelay', delays=f'{round(timeline.santa_start * 1000)}', all=1
     )
     outro_a = (
@@ -128,19 +128,24 @@ def _fit(stream: Any, spec: RenderSpec, seconds: float, role: str = '') -> Any:
     )
 
 
-def _stereo(stream: Any, spec: RenderSpec) -> Any:
+def _in_layout(stream: Any, spec: RenderSpec, *, one_channel: bool) -> Any:
+    """`stream` resampled into the output's layout. A mono output is what the stereo mix has in
+    its left channel: a one-channel source, which a stereo mix spreads over two channels at
+    -3 dB each, goes in at -3 dB (the speech is one channel whenever the output is mono)."""
+    if spec.audio_channels == 1 and one_channel:
+        stream = stream.filter('volume', f'{math.sqrt(0.5):.6f}')
     return stream.filter('aresample', spec.sample_rate).filter(
-        'aformat', sample_fmts='fltp', sample_rates=spec.sample_rate, channel_layouts='stereo'
+        'aformat', sample_fmts='fltp', sample_rates=spec.sample_rate, channel_layouts=spec.channel_layout
     )
 
 
 def _silence(spec: RenderSpec) -> Any:
-    return ffmpeg.input(f'anullsrc=r={spec.sample_rate}:cl=stereo', f='lavfi').audio.filter(
+    return ffmpeg.input(f'anullsrc=r={spec.sample_rate}:cl={spec.channel_layout}', f='lavfi').audio.filter(
         'aformat', sample_fmts='fltp'
     )
 
 
 def _bed(info: MediaInfo, source: Any, silence: Any, spec: RenderSpec, seconds: float) -> Any:
     """An intro/outro's own audio, or `silence` when it has none, exactly `seconds` long."""
-    stream = _stereo(source.audio, spec) if info.has_audio else silence
+    stream = _in_layout(source.audio, spec, one_channel=info.audio_channels == 1) if info.has_audio else silence
     return stream.filter('apad', whole_dur=seconds).filter('atrim', duration=seconds).filter('asetpts', 'PTS-STARTPTS')

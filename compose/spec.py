@@ -19,6 +19,9 @@ class RenderSpec:
     pixel_format: str = persona.OUTPUT.pixel_format
     audio_bitrate: str = persona.OUTPUT.audio_bitrate
     sample_rate: int = persona.OUTPUT.audio_sample_rate
+    #: 2, or 1 for an order whose every sound is the same in both channels (compose.render):
+    #: the parent hears the same, and the AAC encode costs about half.
+    audio_channels: int = 2
     loudness_lufs: float = persona.OUTPUT.speech_loudness_lufs
     true_peak_db: float = persona.OUTPUT.speech_true_peak_db
     intro_overlap: float = persona.INTRO_OVERLAP_SECONDS
@@ -44,5 +47,9 @@ class RenderSpec:
             'aac_ms': int(persona.OUTPUT.aac_mid_side),
             'b:a': self.audio_bitrate,
             'ar': self.sample_rate,
-            'ac': 2,
+            'ac': self.audio_channels,
         }
+
+    @property
+    def channel_layout(self) -> str:
+        return 'mono' if self.audio_channels == 1 else 'stereo'

@@ -13,16 +13,19 @@ from compose import RenderSpec, compose_video, load_assets, loudness
 from compose.loudness import SpeechLevel
 from providers.base import Speech
 from providers.espeak_tts import EspeakTTS
+from utils.probe import probe
 
 SPEC = RenderSpec(width=180, height=320, preset='veryfast')
 SCRIPT = '¡Jo, jo, jo! Hola Sofía, feliz Navidad desde el Polo Norte. Este año te has portado muy bien.'
 
 
 def r128(path: Path, start: float, seconds: float) -> tuple[float, float]:
-    """Integrated loudness (LUFS) and true peak (dBTP) of `seconds` of `path` from `start`."""
+    """Integrated loudness (LUFS) and true peak (dBTP) of `seconds` of `path` from `start`, as two
+    speakers play it: a mono track goes to both at full level, as players do."""
+    meter = 'ebur128=peak=true' if probe(path).audio_channels == 2 else 'pan=stereo|c0=c0|c1=c0,ebur128=peak=true'
     proc = subprocess.run(
         ['ffmpeg', '-hide_banner', '-nostats', '-ss', f'{start:.3f}', '-t', f'{seconds:.3f}', '-i', str(path), '-vn',
-         '-af', 'ebur128=peak=true', '-f', 'null', '-'],
+         '-af', meter, '-f', 'null', '-'],
         capture_output=True, text=True, timeout=60, check=True,
     )  # fmt: skip
     loudness = float(re.findall(r'I:\s+(-?[\d.]+) LUFS', proc.stderr)[-1])

@@ -43,6 +43,7 @@ class MediaInfo:
     video_frames: int | None = None
     audio_codec: str | None = None
     audio_sample_rate: int | None = None
+    audio_channels: int | None = None
     audio_duration: float | None = None
     color: ColorTags = ColorTags()
 
@@ -100,6 +101,7 @@ def _media_info(path: Path, data: dict[str, Any]) -> MediaInfo:
         fields.update(
             audio_codec=audio.get('codec_name'),
             audio_sample_rate=int(audio.get('sample_rate') or 0) or None,
+            audio_channels=int(audio.get('channels') or 0) or None,
             audio_duration=_float(audio.get('duration')),
         )
     return MediaInfo(**fields)
@@ -122,6 +124,15 @@ def _rate(value: Any) -> float | None:
     except (ValueError, ZeroDivisionError):
         return None
     return float(rate) if rate > 0 else None
+
+
+def wav_channels(path: Path) -> int | None:
+    """Channels of a PCM WAV file from its header, or None when it isn't one."""
+    try:
+        with wave.open(str(path), 'rb') as wav:
+            return wav.getnchannels()
+    except (OSError, EOFError, wave.Error):
+        return None
 
 
 def wav_duration(path: Path) -> float | None:
