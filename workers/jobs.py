@@ -15,6 +15,7 @@ import events
 from audiocache import AudioCache
 from compose import RenderOptions, RenderSpec
 from delivery.jobs import announce, current_settings
+from delivery.jobs import use_settings as delivery_settings
 from pipeline import Production, produce_video
 from pipeline.extras import ExtrasOptions
 from privacy.forget import Forgetter, tombstone
@@ -58,6 +59,7 @@ def leave_job_to_lock_holder() -> None:
 def use_settings(settings: Settings) -> None:
     """The entry point's settings, given once per worker process before any job runs."""
     _given['settings'] = settings
+    delivery_settings(settings)
     current_production.cache_clear()
 
 
