@@ -135,3 +135,23 @@ print('ok')
 """
     out = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == 'ok', out.stderr
+
+
+def test_a_work_horse_forked_after_the_library_was_loaded_times_words_as_a_fresh_process() -> None:
+    """The worker loads libespeak-ng before forking (workers/warm.py); its horses' timings are a fresh process's."""
+    script = f"""
+import json, os, sys; sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})
+from subtitles import espeak_words
+text = 'Hola Mateo, ¿cómo estás? Feliz Navidad desde el Polo Norte.'
+if sys.argv[1] == 'preloaded':
+    espeak_words.load_library()
+    read, write = os.pipe()
+    if os.fork() == 0:
+        os.write(write, repr(espeak_words.word_timings(text, 'es')).encode()); os._exit(0)
+    os.close(write); os.wait(); print(os.read(read, 1 << 20).decode())
+else:
+    print(repr(espeak_words.word_timings(text, 'es')))
+"""
+    runs = [subprocess.run([sys.executable, '-c', script, how], capture_output=True, text=True, timeout=120)
+            for how in ('preloaded', 'fresh')]  # fmt: skip
+    assert runs[0].stdout and runs[0].stdout == runs[1].stdout, [r.stderr for r in runs]

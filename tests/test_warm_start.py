@@ -198,6 +198,8 @@ def test_endings_prepared_at_start_leave_the_first_order_no_ending_to_encode(
                            'WARM_FORMATS': '["9:16"]'}, log=worker_log)  # fmt: skip
     try:
         wait_for(lambda: _completed(redis_conn, order.video_id), timeout=600, message='the order')
+        # Loaded by the worker itself, so no horse loads it again (subtitles.espeak_words).
+        assert 'libespeak-ng' in Path(f'/proc/{worker.pid}/maps').read_text()
     finally:
         stop(worker)
     calls = [c for _, c in _calls(ffmpeg_log)]

@@ -18,6 +18,7 @@ prepares every strategy-3 ending while the queue is idle.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -42,6 +43,8 @@ from compose.templates import Template, TemplateError, prepare_template
 from pipeline.extras import format_spec
 from queueing.warming import WARMING_KEY_PREFIX
 from settings import Settings
+from subtitles import espeak_words
+from subtitles.espeak_words import EspeakTimingError
 from utils.proc import CommandError, _die_with_parent
 from workers.jobs import current_production
 
@@ -67,6 +70,8 @@ def warm_start(conn: Redis, settings: Settings, *, burst: bool = False) -> Templ
         log.error(events.WORKER_WARM_START_FAILED, extra={'error': str(exc)})
         return None
     loudness.meter_library()  # imported here, before any horse is forked: each one measures its speech
+    with contextlib.suppress(EspeakTimingError):  # then each order's subtitles say what is wrong
+        espeak_words.load_library()  # likewise: each horse times its speech's words
     if production.render.mode != 'template':
         return None
     key = f'{WARMING_KEY_PREFIX}{socket.gethostname()}:{os.getpid()}'
