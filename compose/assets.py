@@ -39,7 +39,9 @@ def asset_paths(assets_dir: Path) -> dict[str, Path]:
     return {role.role: assets_dir / role.file_name for role in persona.ASSET_ROLES}
 
 
-def load_assets(assets_dir: Path, *, decode: bool = True, verified_dir: Path | None = None) -> AssetSet:
+def load_assets(
+    assets_dir: Path, *, decode: bool = True, verified_dir: Path | None = None, read_channels: bool = True
+) -> AssetSet:
     """Probe (and by default fully decode) each asset; raise AssetError naming every bad file.
 
     A full decode is what finds a file corrupt mid-stream (its header probes fine). It is
@@ -57,7 +59,8 @@ def load_assets(assets_dir: Path, *, decode: bool = True, verified_dir: Path | N
             problems.append(str(exc))
     if problems:
         raise AssetError('\n'.join(problems))
-    mono = decode and all(_sounds_mono(infos[role], verified_dir) for role in ('intro', 'outro'))
+    # The beds' channels matter to a render only: a health check leaves them unread (mono_beds False).
+    mono = decode and read_channels and all(_sounds_mono(infos[role], verified_dir) for role in ('intro', 'outro'))
     return AssetSet(**infos, mono_beds=mono)
 
 
