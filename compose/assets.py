@@ -17,7 +17,8 @@ MAX_DURATION_SECONDS = 120.0
 MIN_SIDE_PIXELS = 64
 MAX_SIDE_PIXELS = 4096
 DECODE_TIMEOUT_SECONDS = 120
-#: Under the template cache directory: one empty file per asset content (SHA-256) that decoded cleanly.
+#: Under the template cache directory: one empty file per asset content (SHA-256) that decoded cleanly,
+#: and beside it `<sha256>.mono` saying whether that bed's channels carry one sound ('yes'/'no').
 DECODED_ASSETS = 'decoded-assets'
 
 
