@@ -25,7 +25,8 @@ and espeak-ng that logs each run's user+sys CPU and its parent (the work horse),
 the record's stage windows; "python" is the rest of the workers' CPU (their own and their
 reaped work horses'). Peak memory: the largest resident set of each worker's process tree
 (worker, work horse, their tools), sampled every 0.2 s. The shim itself costs a few ms per
-tool run. Last line:
+tool run. Before the last line, one verdict per target of issue #16 (met / NOT MET; the
+exit status is 1 when one is not met). Last line:
 
     per_hour=X p50=… p95=… first_order=… single_pass_per_hour=Y ratio=Z
 
@@ -179,11 +180,13 @@ def main() -> int:
         bench.print_costs()
         ratio = burst.per_hour() / single.per_hour() if single.per_hour() else float('nan')
         plat = poisson.latencies()
+        verdicts = _targets(burst.per_hour(), _pct(plat, 95), first_latency, args)
+        print('targets (issue #16, strategy 3 on 2 cores): ' + '; '.join(verdicts))
         print(f'per_hour={burst.per_hour():.0f} p50={_pct(plat, 50):.2f} p95={_pct(plat, 95):.2f} '
               f'first_order={first_latency:.2f} single_pass_per_hour={single.per_hour():.0f} '
               f'ratio={ratio:.1f}')  # fmt: skip
         failed = any(p.bad or len(p.completed) < len(p.enqueued) for p in (first, burst, poisson, single))
-        return 1 if failed else 0
+        return 1 if failed or any(v.endswith('NOT MET') for v in verdicts) else 0
     finally:
         if 'vendors' in locals():
             vendors.close()
@@ -599,6 +602,30 @@ def _start_redis(work: Path) -> tuple[subprocess.Popen[bytes], str]:
                 proc.kill()
                 raise SystemExit(f'redis-server did not start on port {port}') from None
             time.sleep(0.05)
+
+
+TARGET_PER_HOUR = 3000
+TARGET_P95_SECONDS = 3.0
+TARGET_FIRST_ORDER_SECONDS = 3.0
+
+
+def _targets(per_hour: float, p95: float, first_order: float, args: argparse.Namespace) -> list[str]:
+    """One verdict per target; the throughput target counts only at its own burst size."""
+
+    def verdict(name: str, met: bool) -> str:
+        return f'{name} {"met" if met else "NOT MET"}'
+
+    burst = f'per_hour {per_hour:.0f} >= {TARGET_PER_HOUR}'
+    if args.orders < 200 or args.strategy != 3:
+        throughput = f'{burst}: not judged (the target is for a burst of 200 strategy-3 orders)'
+    else:
+        throughput = verdict(burst, per_hour >= TARGET_PER_HOUR)
+    return [
+        throughput,
+        verdict(f'p95 {p95:.2f} s <= {TARGET_P95_SECONDS:.0f} s', p95 <= TARGET_P95_SECONDS),
+        verdict(f'first_order {first_order:.2f} s <= {TARGET_FIRST_ORDER_SECONDS:.0f} s',
+                first_order <= TARGET_FIRST_ORDER_SECONDS),
+    ]  # fmt: skip
 
 
 def _pct(values: list[float], pct: float) -> float:
