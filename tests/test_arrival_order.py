@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from utils.proc import run
-from workers.arrival_order import LATER_NICENESS, running_order
+from workers.arrival_order import LATER_NICENESS, entry_name, running_order
 
 
 def tool_niceness() -> int:
@@ -20,7 +20,7 @@ def tool_niceness() -> int:
 def test_a_later_order_runs_its_tools_nicer_only_while_an_earlier_one_is_running(tmp_path: Path) -> None:
     earlier = subprocess.Popen([sys.executable, '-c', 'import sys; sys.stdin.read()'], stdin=subprocess.PIPE)
     try:
-        (tmp_path / f'{100.0:.6f}-{earlier.pid}').touch()  # what that order's running_order leaves
+        (tmp_path / entry_name(100.0, earlier.pid)).touch()  # what that order's running_order leaves
         with running_order(50.0, tmp_path):  # arrived first: full priority
             assert tool_niceness() == 0
         with running_order(200.0, tmp_path):
@@ -33,6 +33,20 @@ def test_a_later_order_runs_its_tools_nicer_only_while_an_earlier_one_is_running
             earlier.wait()
     assert sorted(p.name for p in tmp_path.iterdir()) == []  # its own entry and the dead one's are gone
     assert tool_niceness() == 0  # outside an order: as the process itself
+
+
+def test_an_entry_whose_pid_now_names_another_process_counts_for_nothing(tmp_path: Path) -> None:
+    other = subprocess.Popen([sys.executable, '-c', 'import sys; sys.stdin.read()'], stdin=subprocess.PIPE)
+    try:
+        # The dead horse's PID, given by the kernel to a process that started later than it.
+        name = entry_name(100.0, other.pid)
+        started = int(name.rsplit('-', 1)[1])
+        (tmp_path / f'{100.0:.6f}-{other.pid}-{started - 1}').touch()
+        with running_order(200.0, tmp_path):
+            assert tool_niceness() == 0
+        assert list(tmp_path.iterdir()) == []
+    finally:
+        other.communicate(b'', timeout=30)
 
 
 def test_two_orders_in_one_directory_each_see_the_other(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ the machine shares. Before a work horse starts a tool (FFmpeg, espeak-ng, in uti
 it looks for a running order that arrived before its own, and if there is one the tool runs
 LATER_NICENESS steps nicer. Asked at every tool start, so once the earlier order is done the
 later one's next tool runs at full priority again. An entry whose process is gone (a killed
-horse) counts for nothing and is removed.
+horse), or whose PID now names another process, counts for nothing and is removed.
 
 Only priorities change: a later order is never held back from a core the earlier one leaves
 idle. Workers in other containers have their own directory and don't see each other.
@@ -44,7 +44,7 @@ def default_directory() -> Path:
 def running_order(arrived_at: float, directory: Path | None = None) -> Iterator[None]:
     """While inside, this process's tools yield the CPU to orders that arrived before `arrived_at`."""
     directory = directory or default_directory()
-    entry = directory / f'{arrived_at:.6f}-{os.getpid()}'
+    entry = directory / entry_name(arrived_at, os.getpid())
     try:
         directory.mkdir(parents=True, exist_ok=True)
         entry.touch()
@@ -67,10 +67,11 @@ def earlier_order_running(directory: Path, arrived_at: float) -> bool:
     except OSError:
         return False
     for name in names:
-        when, _, pid = name.partition('-')
+        when, _, process = name.partition('-')
+        pid, _, started = process.partition('-')
         try:
             earlier = float(when) < arrived_at
-            alive = earlier and _alive(int(pid))
+            alive = earlier and _alive(int(pid), started)
         except ValueError:
             continue  # not an entry of ours
         if alive:
@@ -81,11 +82,29 @@ def earlier_order_running(directory: Path, arrived_at: float) -> bool:
     return False
 
 
-def _alive(pid: int) -> bool:
+def entry_name(arrived_at: float, pid: int) -> str:
+    """`<arrival>-<pid>-<start time>`: with the start time, a PID the kernel has given to
+    another process since the order's horse died does not pass for that horse."""
+    return f'{arrived_at:.6f}-{pid}-{_start_time(pid)}'
+
+
+def _start_time(pid: int) -> str:
+    """The process's start time in clock ticks since boot (proc(5), /proc/<pid>/stat field 22),
+    or '' where /proc can't tell. Read by hand: psutil is not a dependency for one field."""
+    try:
+        stat = Path(f'/proc/{pid}/stat').read_text()
+    except OSError:
+        return ''
+    # The command name, field 2, is in parentheses and may hold spaces and parentheses.
+    fields = stat[stat.rindex(')') + 2 :].split()
+    return fields[22 - 3]
+
+
+def _alive(pid: int, started: str) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True  # another user's process
-    return True
+        pass  # another user's process: alive
+    return not started or _start_time(pid) in ('', started)
