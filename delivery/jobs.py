@@ -42,6 +42,10 @@ def use_settings(settings: Settings) -> None:
     _given[:] = [settings]
 
 
+def settings_given() -> bool:
+    return bool(_given)
+
+
 def current_settings() -> Settings:
     """The settings `use_settings` gave; in a process no entry point gave any (an RQ tool's own
     worker), read once."""

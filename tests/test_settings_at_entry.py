@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+import delivery.jobs
 import workers.jobs
 from settings import Settings
 
@@ -19,16 +20,13 @@ def test_the_env_file_is_looked_up_when_settings_are_built(tmp_path: Path, monke
 
 
 def test_the_job_side_takes_the_settings_it_is_given(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(workers.jobs, '_given', {})
+    monkeypatch.setattr(delivery.jobs, '_given', [])
     workers.jobs.current_production.cache_clear()
     with pytest.raises(RuntimeError, match='no settings given'):
         workers.jobs.current_production()  # it never builds a second Settings() of its own
 
 
 def test_a_work_horse_sends_its_mail_with_the_entry_points_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    import delivery.jobs
-
-    monkeypatch.setattr(workers.jobs, '_given', {})
     monkeypatch.setattr(delivery.jobs, '_given', [])
     given = Settings(queue_name='given-by-the-entry-point')
     workers.jobs.use_settings(given)

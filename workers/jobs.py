@@ -14,7 +14,7 @@ from rq import get_current_job
 import events
 from audiocache import AudioCache
 from compose import RenderOptions, RenderSpec
-from delivery.jobs import announce, current_settings
+from delivery.jobs import announce, current_settings, settings_given
 from delivery.jobs import use_settings as delivery_settings
 from pipeline import Production, produce_video
 from pipeline.extras import ExtrasOptions
@@ -32,7 +32,6 @@ log = logging.getLogger(__name__)
 LOCK_MARGIN_SECONDS = 300
 
 
-_given: dict[str, Settings] = {}
 _process = {'work_horse': False}
 
 
@@ -57,17 +56,16 @@ def leave_job_to_lock_holder() -> None:
 
 
 def use_settings(settings: Settings) -> None:
-    """The entry point's settings, given once per worker process before any job runs."""
-    _given['settings'] = settings
+    """The entry point's settings, given once per worker process before any job runs. They are
+    kept in one place, delivery's, which the mail and webhook jobs read too."""
     delivery_settings(settings)
     current_production.cache_clear()
 
 
 def given_settings() -> Settings:
-    try:
-        return _given['settings']
-    except KeyError:
-        raise RuntimeError('no settings given: the worker entry point calls use_settings() first') from None
+    if not settings_given():
+        raise RuntimeError('no settings given: the worker entry point calls use_settings() first')
+    return current_settings()
 
 
 @cache
