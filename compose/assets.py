@@ -115,22 +115,27 @@ def _sounds_mono(info: MediaInfo, verified_dir: Path | None) -> bool:
     if marker is not None and marker.is_file():
         _mono[digest] = marker.read_text() == 'yes'
         return _mono[digest]
-    _mono[digest] = _same_channels(info)
-    if marker is not None:
+    same = _same_channels(info)
+    # Stereo, as always, when the read failed (a timeout on a loaded machine, say); only this
+    # process remembers that, so the next one reads the bed again.
+    _mono[digest] = bool(same)
+    if marker is not None and same is not None:
         with contextlib.suppress(OSError):  # unwritable: the next process decodes it again
             marker.parent.mkdir(parents=True, exist_ok=True)
-            marker.write_text('yes' if _mono[digest] else 'no')
+            marker.write_text('yes' if same else 'no')
     return _mono[digest]
 
 
-def _same_channels(info: MediaInfo) -> bool:
+def _same_channels(info: MediaInfo) -> bool | None:
+    """Whether the bed's channels never differ audibly; None when it could not be read (the full
+    decode names what is wrong with the file)."""
     import numpy as np  # on first use: the web app and the CLI never need it
 
     try:
         raw = run(['ffmpeg', '-v', 'error', '-i', str(info.path), '-map', '0:a:0', '-f', 's16le', '-c:a', 'pcm_s16le',
                    '-'], timeout=DECODE_TIMEOUT_SECONDS)  # fmt: skip
     except CommandError:
-        return False  # stereo, as always: the full decode names what is wrong with the file
+        return None
     channels = info.audio_channels or 2
     samples = np.frombuffer(raw[: len(raw) - len(raw) % (2 * channels)], dtype='<i2').reshape(-1, channels)
     spread = np.abs(samples.astype(np.int32) - samples[:, :1]).max(initial=0)

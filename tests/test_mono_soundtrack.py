@@ -95,3 +95,24 @@ def test_what_a_bed_sounds_like_is_remembered_by_content(tmp_path: Path, small_a
     markers[0].write_text('no')  # as another process found it
     assets_module._mono.clear()
     assert not load_assets(small_assets, verified_dir=verified).mono_beds
+
+
+def test_a_bed_that_could_not_be_read_is_read_again_by_the_next_process(
+    tmp_path: Path, small_assets: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from compose import assets as assets_module
+    from utils.proc import CommandTimeout
+
+    verified = tmp_path / 'verified'
+    assets_module._mono.clear()
+    load_assets(small_assets, verified_dir=verified, read_channels=False)  # decoded, as at warm start
+
+    def loaded_machine(args: list[str], **kwargs: object) -> bytes:
+        raise CommandTimeout(args, 'timed out')
+
+    with monkeypatch.context() as patch:
+        patch.setattr(assets_module, 'run', loaded_machine)
+        assert not load_assets(small_assets, verified_dir=verified).mono_beds  # stereo, safe
+    assert sorted(verified.glob('*.mono')) == []  # nothing remembered on disk
+    assets_module._mono.clear()  # the next process
+    assert load_assets(small_assets, verified_dir=verified).mono_beds
